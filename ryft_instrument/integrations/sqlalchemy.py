@@ -1,0 +1,196 @@
+"""SQLAlchemy: one ``do_execute`` / ``do_executemany`` / ``do_execute_no_params`` dialect-event hook that times the
+driver call itself (PRIOR_ART 1–8).
+
+Why the dialect events and not ``before/after_cursor_execute``: two empty cursor-execute listeners put SQLAlchemy on
+its slow event path (~4 µs a statement), and ``after_cursor_execute`` never fires for a failing statement. A
+``do_execute`` listener that calls the dialect's own ``do_execute`` and returns True sees every driver call, success
+or failure, on the thread that made it, with nothing kept on the Connection. SQLAlchemy stops at the first listener
+that returns True, so the class-wide listener (``instrument()``) and a per-engine one never both record a statement.
+Listening on the ``Engine`` class reaches every dialect, engines created before the call included, and
+``AsyncEngine.sync_engine`` alike. Per-engine data lives on the dialect object, so a disposed engine is collected.
+"""
+
+from __future__ import annotations
+
+import weakref
+from time import perf_counter
+from typing import Any, Optional
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .. import recorder
+from ..context import make_context, module_version, user_agent, version_text
+from . import UNWRAP
+
+_ATTR = "_ryft_context"
+_EXCLUDED = False
+# Dialects whose server version is not known yet are asked again for this many statements before we settle.
+_VERSION_TRIES = 50
+
+_record = recorder.record
+_instrumented: weakref.WeakSet[Any] = weakref.WeakSet()
+_global = False
+
+try:
+    import sqlalchemy
+
+    _SQLALCHEMY = "sqlalchemy/%s" % sqlalchemy.__version__
+except Exception:  # pragma: no cover - import above already needed it
+    _SQLALCHEMY = ""
+
+
+def _context(context: Any) -> Any:
+    """The record context of the context's dialect, built on its first statement (SPEC §4)."""
+    dialect = context.dialect
+    found = dialect.__dict__.get(_ATTR)
+    if found is not None:
+        return found
+    built = build_context(dialect, context.root_connection.engine.url)
+    tries = dialect.__dict__.get("_ryft_tries", 0) + 1
+    if "serverVersion" in built or tries >= _VERSION_TRIES:
+        dialect.__dict__[_ATTR] = built
+    else:
+        dialect.__dict__["_ryft_tries"] = tries
+    return built
+
+
+def build_context(dialect: Any, url: Any) -> dict[str, str]:
+    """Context fields from the engine URL and the dialect: nothing here runs a query."""
+    name = getattr(dialect, "name", "") or ""
+    database = url.database
+    catalog: Optional[str] = database
+    schema: Optional[str] = None
+    if name == "trino" and database:
+        catalog, _, schema = database.partition("/")
+    elif name in ("mysql", "mariadb"):
+        schema = database
+    elif name == "postgresql":
+        schema = _search_path_head(url.query.get("options"))
+    elif name == "sqlite":
+        catalog = "main"
+    dbapi = getattr(dialect, "loaded_dbapi", None) or getattr(dialect, "dbapi", None)
+    driver = getattr(dialect, "driver", None) or name
+    driver_version = getattr(dbapi, "sqlite_version", None) if name == "sqlite" else None
+    driver_version = driver_version or (module_version(dbapi.__name__) if dbapi is not None else None)
+    return make_context(
+        catalog=catalog,
+        schema=schema,
+        user=url.username,
+        serverVersion=version_text(getattr(dialect, "server_version_info", None)),
+        userAgent=user_agent([(driver, driver_version), ("sqlalchemy", _SQLALCHEMY.partition("/")[2])]),
+    )
+
+
+def _search_path_head(options: Any) -> Optional[str]:
+    """``options=-csearch_path=app,public`` → ``app``."""
+    if isinstance(options, (tuple, list)):
+        options = " ".join(options)
+    if not isinstance(options, str):
+        return None
+    for part in options.replace("-c ", "-c").split():
+        if part.startswith("-csearch_path="):
+            head = part.split("=", 1)[1].split(",")[0].strip().strip('"')
+            return head or None
+    return None
+
+
+def _session(cursor: Any) -> Optional[int]:
+    connection = getattr(cursor, "connection", None)
+    return None if connection is None else id(connection)
+
+
+def _hook(method: str) -> Any:
+    """A listener for the dialect event ``method`` that calls the dialect's own ``method`` itself, timed.
+
+    The event passes ``(cursor, statement, parameters, context)``, or ``(cursor, statement, context)`` for
+    ``do_execute_no_params``; ``rest`` carries the tail unchanged to the dialect."""
+
+    def hook(cursor: Any, statement: Any, *rest: Any) -> bool:
+        context = rest[-1]
+        if context is None:
+            return False
+        ctx = _context(context)
+        if ctx is _EXCLUDED:
+            return False
+        if UNWRAP:
+            unwrap = UNWRAP.get(type(cursor))
+            if unwrap is not None:
+                cursor = unwrap(cursor)
+        call = getattr(context.dialect, method)
+        start = perf_counter()
+        try:
+            call(cursor, statement, *rest)
+        except BaseException as exc:
+            _record(ctx, statement, start, perf_counter() - start, exc, None, _session(cursor))
+            raise
+        _record(ctx, statement, start, perf_counter() - start, None, None, _session(cursor))
+        return True
+
+    hook.__name__ = hook.__qualname__ = "ryft_" + method
+    return hook
+
+
+_HOOKS = tuple((name, _hook(name)) for name in ("do_execute", "do_executemany", "do_execute_no_params"))
+
+
+def _listen(target: Any) -> None:
+    for name, fn in _HOOKS:
+        if not event.contains(target, name, fn):
+            event.listen(target, name, fn)
+
+
+def _unlisten(target: Any) -> None:
+    for name, fn in _HOOKS:
+        if event.contains(target, name, fn):
+            event.remove(target, name, fn)
+
+
+def sync_engine(engine: Any) -> Engine:
+    """The ``Engine`` behind ``engine`` (an ``AsyncEngine`` has one); TypeError for anything else."""
+    target = getattr(engine, "sync_engine", engine)
+    if not isinstance(target, Engine):
+        raise TypeError("ryft_instrument.instrument() takes a SQLAlchemy Engine or AsyncEngine, got %r"
+                        % type(engine).__name__)
+    return target
+
+
+def instrument_engine(engine: Any) -> Any:
+    """Record every statement of ``engine`` (idempotent); returns ``engine``."""
+    target = sync_engine(engine)
+    dialect = target.dialect
+    if dialect.__dict__.get(_ATTR) is _EXCLUDED:
+        del dialect.__dict__[_ATTR]
+    _listen(target)
+    _instrumented.add(dialect)
+    return engine
+
+
+def instrument_all() -> None:
+    """Record every statement of every engine, present and future."""
+    global _global
+    _listen(Engine)
+    _global = True
+
+
+def uninstrument_engine(engine: Any) -> Any:
+    """Stop recording ``engine``'s statements, even while ``instrument()`` covers every engine."""
+    target = sync_engine(engine)
+    dialect = target.dialect
+    if dialect in _instrumented:
+        _unlisten(target)
+        _instrumented.discard(dialect)
+    dialect.__dict__[_ATTR] = _EXCLUDED
+    return engine
+
+
+def uninstrument_all() -> None:
+    """Remove every hook: the class-wide one and each engine's."""
+    global _global
+    _unlisten(Engine)
+    _global = False
+    for dialect in list(_instrumented):
+        for name, fn in _HOOKS:
+            if event.contains(dialect, name, fn):
+                event.remove(dialect, name, fn)
+    _instrumented.clear()

@@ -1,0 +1,90 @@
+"""From a queued event to a SPEC §1.1 record (a dict ready for JSON). Runs on the exporter thread."""
+
+from __future__ import annotations
+
+import os
+import time
+from itertools import count
+from typing import Any, Optional
+
+from .classify import classify_statement
+from .fingerprint import redact_literals
+
+
+class QueryIds:
+    """``queryId`` values unique across processes and hosts: a random per-process prefix plus a counter."""
+
+    def __init__(self) -> None:
+        self.prefix = "ryft-%s-" % os.urandom(8).hex()
+        self._next = count(1).__next__
+
+    def __call__(self) -> str:
+        return "%s%x" % (self.prefix, self._next())
+
+
+class Timestamps:
+    """ISO 8601 UTC with milliseconds and ``Z``, from ``perf_counter`` readings; the second's text is cached."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self._second = -1
+        self._prefix = ""
+        self.resync()
+
+    def resync(self) -> None:
+        """Re-anchor ``perf_counter`` to the wall clock (called once per batch, so clock steps are followed)."""
+        self.offset = time.time() - time.perf_counter()
+
+    def __call__(self, start: float) -> str:
+        wall = start + self.offset
+        second = int(wall)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        millis = int((wall - second) * 1000)
+        return "%s.%03dZ" % (self._prefix, min(millis, 999))
+
+
+class RecordBuilder:
+    """Builds records; holds the per-process id generator, the clock anchor and the context cache."""
+
+    def __init__(self, tags: tuple[str, ...] = (), redact: bool = False) -> None:
+        self.ids = QueryIds()
+        self.timestamps = Timestamps()
+        self.tags = tags
+        self.redact = redact
+        self._contexts: dict[tuple[int, Optional[str]], tuple[dict[str, Any], dict[str, Any]]] = {}
+
+    def _context(self, base: dict[str, Any], query_type: Optional[str]) -> dict[str, Any]:
+        key = (id(base), query_type)
+        found = self._contexts.get(key)
+        if found is not None and found[0] is base:
+            return found[1]
+        merged = dict(base)
+        if query_type is not None:
+            merged["queryType"] = query_type
+        if len(self._contexts) > 4096:
+            self._contexts.clear()
+        self._contexts[key] = (base, merged)
+        return merged
+
+    def build(self, event: tuple) -> dict[str, Any]:
+        base, query, start, duration, failure, query_id, session, scoped_tags = event
+        if isinstance(query, bytes):
+            query = query.decode("utf-8", "replace")
+        elif not isinstance(query, str):
+            query = str(query)
+        record: dict[str, Any] = {
+            "context": self._context(base, classify_statement(query, session)),
+            "query": redact_literals(query) if self.redact else query,
+            "queryId": query_id if query_id else self.ids(),
+            "queryState": "FINISHED" if failure is None else "FAILED",
+            "timestamp": self.timestamps(start),
+            "duration_ms": round(duration * 1000.0, 3) if duration > 0 else 0.0,
+        }
+        tags = self.tags + scoped_tags if scoped_tags else self.tags
+        if tags:
+            record["tags"] = list(tags)
+        if failure is not None:
+            record["failureInfo"] = failure
+        return record

@@ -1,0 +1,120 @@
+"""The application-thread side: turn one timed driver call into an event on the bounded queue.
+
+This is the only code of ours that runs inside the user's query, so it does as little as possible: no I/O, no
+locks, no JSON, no classification. It reads a few module globals, builds one tuple and appends it to a
+``collections.deque`` (an atomic, lock-free append under the GIL). The exporter thread does everything else.
+
+An event is a plain tuple, in this order (see ``EVENT_FIELDS``):
+``(context, query, start, duration, failure, query_id, session, tags)`` where ``start`` is a
+``time.perf_counter()`` reading (the exporter turns it into wall-clock time), ``duration`` is in seconds,
+``failure`` is a ready ``failureInfo`` or None, ``query_id`` is the engine's own id or None, ``session`` is a
+connection key for prepared statements or None, and ``tags`` are the block-scoped tags.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from random import random
+from typing import Any, Callable, Hashable, Optional, Union
+
+from . import counters, logs
+from .failure import describe_failure
+from .tagging import current_tags
+
+EVENT_FIELDS = ("context", "query", "start", "duration", "failure", "query_id", "session", "tags")
+Event = tuple
+Observer = Callable[[Event], None]
+
+log = logs.log
+
+buffer: deque[Event] = deque()
+
+# Runtime switches, rebound by ``runtime.apply()``; read as module globals on the hot path.
+enabled = False
+queue_size = 10000
+batch_size = 500
+sample_rate = 1.0
+min_duration = 0.0
+max_query_length = 65536
+observers: list[Observer] = []
+
+
+def _no_exporter_yet() -> None:
+    """Stands in for ``wake`` until ``runtime.apply()`` binds the real one."""
+
+
+# Called when the queue holds a full batch or the exporter has not started; bound by ``runtime.apply()``.
+wake: Callable[[], None] = _no_exporter_yet
+worker_running = False
+# True when recording is on but neither a token nor RYFT_OUTPUT says where records go.
+no_destination = False
+
+_get_tags = current_tags.get
+_full = counters.hot("dropped_queue_full")
+_sampled = counters.hot("dropped_sampled")
+_too_fast = counters.hot("dropped_min_duration")
+_errors = counters.hot("internal_errors")
+_no_destination = counters.hot("dropped_no_destination")
+
+
+def record(
+    context: dict[str, Any],
+    query: Union[str, bytes],
+    start: float,
+    duration: float,
+    exc: Optional[BaseException] = None,
+    query_id: Optional[str] = None,
+    session: Optional[Hashable] = None,
+) -> None:
+    """Queue one statement. Never raises: a bug here must not reach the user's query."""
+    try:
+        failure = None if exc is None else describe_failure(exc)
+        if len(query) > max_query_length:
+            query = _truncate(query)
+        event = (context, query, start, duration, failure, query_id, session, _get_tags())
+        if observers:
+            for observer in observers:
+                observer(event)
+        if not enabled:
+            if no_destination:
+                next(_no_destination)
+                _warn_no_destination()
+            return
+        if failure is None:
+            if duration < min_duration:
+                next(_too_fast)
+                return
+            if sample_rate < 1.0 and random() >= sample_rate:
+                next(_sampled)
+                return
+        if len(buffer) >= queue_size:
+            next(_full)
+            wake()
+            return
+        buffer.append(event)
+        if not worker_running or len(buffer) >= batch_size:
+            wake()
+    except Exception:
+        next(_errors)
+        log.debug("ryft_instrument: failed to record a statement", exc_info=True)
+
+
+def _warn_no_destination() -> None:
+    global no_destination
+    no_destination = False
+    logs.notice(
+        logging.WARNING,
+        "no_destination",
+        "ryft_instrument: statements are recorded but go nowhere: set RYFT_INGEST_TOKEN to send them to Ryft, "
+        "or RYFT_OUTPUT=path.jsonl (or '-' for stderr) to keep them locally; they are counted in stats() as "
+        "dropped_no_destination"
+    )
+
+
+def _truncate(query: Union[str, bytes]) -> Union[str, bytes]:
+    marker = "/* ryft-instrument: truncated, %d characters in all */" % len(query)
+    keep = max(0, max_query_length - len(marker) - 1)
+    if isinstance(query, bytes):
+        return query[:keep] + b" " + marker.encode()
+    return query[:keep] + " " + marker

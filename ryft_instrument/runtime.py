@@ -1,0 +1,143 @@
+"""Process-wide state: the active configuration, the exporter, and their lifecycle (start, fork, exit)."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from typing import Any, Optional
+
+from . import config as config_module
+from . import counters, recorder
+from .config import Config
+from .exporter import Exporter
+
+_config: Optional[Config] = None
+_exporter: Optional[Exporter] = None
+_pid = os.getpid()
+_lock = threading.RLock()
+_atexit_registered = False
+
+
+def get_config() -> Config:
+    """The active configuration, read from the environment the first time (``ConfigError`` if it is bad)."""
+    global _config
+    if _config is None:
+        with _lock:
+            if _config is None:
+                apply(config_module.from_env())
+    assert _config is not None
+    return _config
+
+
+def configure(**options: Any) -> Config:
+    """Change the configuration (SPEC §5 names in lower case); unnamed options keep their current value."""
+    with _lock:
+        new = config_module.updated(_config or config_module.from_env(), **options)
+        apply(new)
+        return new
+
+
+def apply(new: Config) -> None:
+    """Make ``new`` the active configuration: rebinds the recorder's switches and replaces the exporter."""
+    global _config, _exporter
+    with _lock:
+        old_exporter = _exporter
+        _config = new
+        _exporter = None
+        if old_exporter is not None:
+            recorder.worker_running = False
+            old_exporter.stop(0.5)
+        has_destination = bool(new.ingest_token or new.output)
+        recorder.queue_size = new.queue_size
+        recorder.batch_size = new.batch_size
+        recorder.sample_rate = new.sample_rate
+        recorder.min_duration = new.min_duration_ms / 1000.0
+        recorder.max_query_length = new.max_query_length
+        recorder.no_destination = not new.disabled and not has_destination
+        recorder.enabled = not new.disabled and has_destination
+        recorder.wake = _wake
+        recorder.worker_running = False
+
+
+def _wake() -> None:
+    """Called by the recorder when a batch is full or no worker runs yet: start or nudge the exporter."""
+    global _exporter, _pid, _atexit_registered
+    if os.getpid() != _pid:
+        _after_fork_in_child()
+    exporter = _exporter
+    if exporter is None:
+        with _lock:
+            if _exporter is None and _config is not None and recorder.enabled:
+                _exporter = Exporter(_config)
+                if not _atexit_registered:
+                    atexit.register(_at_exit)
+                    _atexit_registered = True
+            exporter = _exporter
+        if exporter is None:
+            return
+    if not exporter.running:
+        exporter.start()
+        recorder.worker_running = True
+    exporter.wake()
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Wait until everything queued so far is delivered, at most ``timeout`` seconds; True if it all was."""
+    exporter = _exporter
+    if exporter is None:
+        return not recorder.buffer
+    return exporter.flush(timeout)
+
+
+def shutdown(timeout: Optional[float] = None) -> bool:
+    """Deliver what is queued (bounded by ``timeout``, default ``RYFT_SHUTDOWN_TIMEOUT``) and stop the worker.
+
+    Recording continues afterwards if statements keep coming: a new worker starts lazily."""
+    global _exporter
+    with _lock:
+        exporter = _exporter
+        _exporter = None
+        recorder.worker_running = False
+    if exporter is None:
+        return not recorder.buffer
+    if timeout is None:
+        timeout = exporter.config.shutdown_timeout
+    return exporter.stop(timeout)
+
+
+def _at_exit() -> None:
+    try:
+        shutdown()
+    except Exception:
+        pass
+
+
+def _after_fork_in_child() -> None:
+    """A forked child owns no worker thread and must not re-send its parent's queued records. Locks another
+    thread held at the fork would stay locked forever in the child: make new ones."""
+    global _exporter, _pid, _lock
+    _lock = threading.RLock()
+    _pid = os.getpid()
+    _exporter = None
+    recorder.worker_running = False
+    inherited = len(recorder.buffer)
+    recorder.buffer.clear()
+    if inherited:
+        counters.add("dropped_fork", inherited)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def reset_for_tests() -> None:
+    """Stop the exporter, empty the queue, zero the counters and forget the configuration."""
+    global _config
+    shutdown(0.5)
+    recorder.buffer.clear()
+    recorder.observers.clear()
+    counters.reset()
+    with _lock:
+        _config = None
+        recorder.enabled = False
+        recorder.no_destination = False

@@ -1,0 +1,147 @@
+"""A small SQL tokenizer shared by classification, fingerprints and literal redaction.
+
+It knows just enough lexical structure for keywords never to be read out of strings, comments or quoted names:
+``--`` and ``/* */`` comments (nested, as in PostgreSQL; an unterminated nest falls back to the first ``*/``),
+MySQL/MariaDB executable comments ``/*! … */``, ``/*!50001 … */`` and ``/*M! … */`` whose content is lexed as SQL
+(their markers are skipped like whitespace), single-quoted strings with ``''`` escapes and the ``E``/``X``/``B``/``N``/
+``U&`` prefixes (``E'…'`` takes backslash escapes), dollar-quoted bodies (``$$…$$``, ``$tag$…$tag$``), double-quoted,
+backtick and ``[bracket]`` identifiers, numbers, placeholders (``?``, ``%s``, ``%(name)s``, ``:name``, ``$1``, ``@var``)
+and operators. Unterminated strings, quoted names and comments run to the end of the text; nothing here raises.
+
+Token kinds (``Token[0]``): ``w`` word, ``q`` quoted identifier, ``s`` string literal, ``n`` number, ``p`` placeholder
+or variable, ``o`` operator/punctuation. Whitespace and comments are never returned.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator, Tuple
+
+#: ``(kind, start, end)``: the token is ``sql[start:end]``.
+Token = Tuple[str, int, int]
+
+_STRING_STANDARD = r"(?:[XxBbNnRr]|[Uu]&)?'[^']*(?:''[^']*)*'?"
+# MySQL's default mode (and PostgreSQL with standard_conforming_strings off) also takes ``\'`` as an escape:
+# redaction reads strings this way so that a MySQL ``'it\'s secret'`` is masked whole (over-masking is the safe side).
+_STRING_BACKSLASH = r"(?:[XxBbNnRr]|[Uu]&)?'[^'\\]*(?:(?:''|\\[\s\S])[^'\\]*)*'?"
+
+_TEMPLATE = r"""
+ (?P<sp>\s+|--[^\n]*|/\*M?!\d*|\*/)
+|(?P<cm>/\*[^*/]*(?:(?:\*(?!/)|/(?!\*))[^*/]*)*\*/)
+|(?P<cn>/\*)
+|(?P<e>[Ee]'[^'\\]*(?:(?:\\[\s\S]|'')[^'\\]*)*'?)
+|(?P<s>STRING)
+|(?P<d>\$(?P<tag>(?:[^\W\d]\w*)?)\$[\s\S]*?(?:\$(?P=tag)\$|\Z))
+|(?P<q>"[^"]*(?:""[^"]*)*"?|`[^`]*(?:``[^`]*)*`?|\[[^\W\d][\w $#@]*\])
+|(?P<n>0[xX][0-9A-Fa-f]+|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
+|(?P<w>[^\W\d][\w$]*)
+|(?P<p>\?\d*|%s|%\(\w+\)s|:[^\W\d]\w*|\$\d+|@@?[\w$.]+)
+|(?P<o>::|:=|=>|<=|>=|<>|!=|\|\||->>|->|[\s\S])
+"""
+
+TOKEN = re.compile(_TEMPLATE.replace("STRING", _STRING_STANDARD), re.VERBOSE)
+TOKEN_BACKSLASH = re.compile(_TEMPLATE.replace("STRING", _STRING_BACKSLASH), re.VERBOSE)
+
+# lastgroup → kind: E-strings and dollar bodies are string literals.
+_KIND = {"e": "s", "d": "s", "s": "s", "q": "q", "n": "n", "w": "w", "p": "p", "o": "o"}
+_COMMENT_MARK = re.compile(r"/\*|\*/")
+_GROUP_MARK = re.compile(r"[()'\"`$/-]")
+
+
+def comment_end(sql: str, start: int) -> int:
+    """End of the (possibly nested) block comment opening at ``start``."""
+    depth = 0
+    for m in _COMMENT_MARK.finditer(sql, start):
+        if m.group() == "/*":
+            depth += 1
+        else:
+            depth -= 1
+            if depth == 0:
+                return m.end()
+    # Unbalanced nest (MySQL does not nest): the first ``*/`` closes it, else the text's end does.
+    close = sql.find("*/", start + 2)
+    return len(sql) if close < 0 else close + 2
+
+
+def next_token(sql: str, pos: int, pattern: re.Pattern[str] = TOKEN) -> Token:
+    """The first token at or after ``pos``; ``("", len, len)`` at the end of the text."""
+    match = pattern.match
+    while True:
+        m = match(sql, pos)
+        if m is None:
+            return ("", len(sql), len(sql))
+        group = m.lastgroup
+        if group == "sp" or group == "cm":
+            pos = m.end()
+        elif group == "cn":
+            pos = comment_end(sql, pos)
+        else:
+            return (_KIND[group], m.start(), m.end())  # type: ignore[index]
+
+
+def tokens(sql: str, pos: int = 0, backslash: bool = False) -> Iterator[Token]:
+    """Every token of ``sql`` from ``pos`` on, comments and whitespace left out."""
+    pattern = TOKEN_BACKSLASH if backslash else TOKEN
+    end = len(sql)
+    kinds = _KIND
+    while pos < end:
+        for m in pattern.finditer(sql, pos):
+            group = m.lastgroup
+            if group == "sp" or group == "cm":
+                continue
+            if group == "cn":
+                pos = comment_end(sql, m.start())
+                break
+            yield (kinds[group], m.start(), m.end())  # type: ignore[index]
+        else:
+            return
+
+
+def skip_group(sql: str, pos: int) -> int:
+    """Position just after the ``)`` that closes a group whose ``(`` ends at ``pos`` (or the text's end).
+
+    Jumps over uninteresting characters with one C-level search each time, so skipping a long CTE body or
+    VALUES list costs far less than tokenizing it.
+    """
+    depth = 1
+    search = _GROUP_MARK.search
+    while True:
+        m = search(sql, pos)
+        if m is None:
+            return len(sql)
+        i = m.start()
+        c = sql[i]
+        if c == "(":
+            depth += 1
+            pos = i + 1
+        elif c == ")":
+            depth -= 1
+            pos = i + 1
+            if depth == 0:
+                return pos
+        else:
+            if c == "'" and i and sql[i - 1] in "Ee" and (i < 2 or not (sql[i - 2].isalnum() or sql[i - 2] == "_")):
+                i -= 1
+            m = TOKEN.match(sql, i)
+            if m is not None and m.lastgroup == "cn":
+                pos = comment_end(sql, i)
+            else:
+                pos = max(m.end() if m is not None else i + 1, i + 1)
+
+
+def string_value(literal: str) -> str:
+    """The content of a string token: quotes and prefix removed, ``''`` (and ``\\'`` in ``E''``) unescaped."""
+    if literal.startswith("$"):
+        tag_end = literal.index("$", 1) + 1
+        body = literal[tag_end:]
+        tag = literal[:tag_end]
+        return body[: -len(tag)] if body.endswith(tag) and len(body) >= len(tag) else body
+    quote = literal.find("'")
+    prefix = literal[:quote]
+    body = literal[quote + 1:]
+    if body.endswith("'"):
+        body = body[:-1]
+    body = body.replace("''", "'")
+    if prefix in ("E", "e"):
+        body = body.replace("\\'", "'").replace("\\\\", "\\")
+    return body

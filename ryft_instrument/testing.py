@@ -1,0 +1,189 @@
+"""A real Ingest API on loopback for tests: yours and ours.
+
+``IngestServer`` is an HTTP server on 127.0.0.1 that checks the token header, decodes the JSON array (gzip too),
+validates every record with the same strict validator the library uses, and keeps what it accepted. It can be told
+to misbehave (``fail_next``, ``hang``, ``reset``, ``max_body``, ``poison``) so delivery is tested against real
+sockets, not mocks. The pytest fixture ``ryft_ingest_server`` (from the plugin, no ``--ryft`` needed) gives one
+per test with the library pointed at it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Optional
+
+from .schema import validate_record
+
+PATH = "/ingest/push/queries"
+
+
+@dataclass
+class Reply:
+    """A scripted answer: a status with headers, or a misbehaviour (``hang`` seconds, ``reset`` the socket)."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+    hang: float = 0.0
+    reset: bool = False
+
+
+@dataclass
+class Request:
+    """One request as the server saw it."""
+
+    headers: dict[str, str]
+    body: bytes
+    status: int
+
+
+class IngestServer:
+    """The loopback Ingest API. Use as a context manager or call ``start()``/``stop()``."""
+
+    def __init__(self, token: str = "test-token-0123456789", *, max_body: Optional[int] = None,
+                 poison: Optional[str] = None) -> None:
+        self.token = token
+        self.max_body = max_body
+        self.poison = poison
+        self.records: list[dict[str, Any]] = []
+        self.requests: list[Request] = []
+        self.invalid: list[tuple[Any, list[str]]] = []
+        self.script: deque[Reply] = deque()
+        self.default: Optional[Reply] = None
+        self._lock = threading.Lock()
+        self._received = threading.Condition(self._lock)
+        self._server: Optional[ThreadingHTTPServer] = None
+        self._thread: Optional[threading.Thread] = None
+
+    # -- control ---------------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "server not started"
+        return "http://127.0.0.1:%d%s" % (self._server.server_address[1], PATH)
+
+    def start(self) -> IngestServer:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> IngestServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def fail_next(self, *replies: Reply) -> None:
+        """Answer the next requests with ``replies``, in order, then behave normally."""
+        with self._lock:
+            self.script.extend(replies)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Wait until at least ``count`` records were accepted; returns them (AssertionError on timeout)."""
+        deadline = time.monotonic() + timeout
+        with self._received:
+            while len(self.records) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("expected %d records, got %d: %r" % (count, len(self.records),
+                                                                             [r.get("query") for r in self.records]))
+                self._received.wait(left)
+            return list(self.records)
+
+    def queries(self) -> list[str]:
+        with self._lock:
+            return [r["query"] for r in self.records]
+
+    # -- serving ---------------------------------------------------------------------------------------------
+
+    def _next_reply(self) -> Optional[Reply]:
+        with self._lock:
+            return self.script.popleft() if self.script else self.default
+
+    def _accept(self, headers: dict[str, str], body: bytes) -> tuple[int, str]:
+        if headers.get("x-ryft-token") != self.token:
+            return 401, '{"error":"invalid token"}'
+        if not headers.get("content-type", "").startswith("application/json"):
+            return 415, '{"error":"content type must be application/json"}'
+        if self.max_body is not None and len(body) > self.max_body:
+            return 413, '{"error":"payload too large"}'
+        if headers.get("content-encoding") == "gzip":
+            body = gzip.decompress(body)
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            return 400, json.dumps({"error": "invalid JSON: %s" % exc})
+        records = payload if isinstance(payload, list) else [payload]
+        problems = {i: validate_record(r) for i, r in enumerate(records)}
+        bad = {i: p for i, p in problems.items() if p}
+        if self.poison is not None:
+            bad.update({i: ["poisoned"] for i, r in enumerate(records)
+                        if isinstance(r, dict) and self.poison in str(r.get("query", ""))})
+        if bad:
+            with self._lock:
+                self.invalid.extend((records[i], p) for i, p in bad.items())
+            return 400, json.dumps({"error": "invalid records", "problems": {str(k): v for k, v in bad.items()}})
+        with self._received:
+            self.records.extend(records)
+            self._received.notify_all()
+        return 200, '{"status":"ok"}'
+
+
+def _handler(owner: IngestServer) -> type:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            """Quiet: tests read the server's state, not its log."""
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            reply = owner._next_reply()
+            if reply is not None and reply.reset:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+                self.close_connection = True
+                return
+            if reply is not None and reply.hang:
+                time.sleep(reply.hang)
+            if self.path != PATH:
+                status, text, extra = 404, '{"error":"not found"}', {}
+            elif reply is not None and reply.status != 200:
+                status, text, extra = reply.status, reply.body, reply.headers
+            else:
+                status, text = owner._accept(headers, body)
+                extra = {}
+            with owner._lock:
+                owner.requests.append(Request(headers, body, status))
+            data = text.encode()
+            try:
+                self.send_response(status)
+                for key, value in extra.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:
+                self.close_connection = True
+
+    return Handler

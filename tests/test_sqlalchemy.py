@@ -1,0 +1,207 @@
+"""SQLAlchemy hooks, end to end: statements → records accepted by the loopback Ingest API."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+import weakref
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+import ryft_instrument
+from ryft_instrument.testing import IngestServer
+
+
+def _table(conn: Any) -> None:
+    conn.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+
+
+def test_statements_become_records(ingest: IngestServer) -> None:
+    engine = ryft_instrument.instrument(sa.create_engine("sqlite://"))
+    with engine.begin() as conn:
+        _table(conn)
+        conn.execute(sa.text("INSERT INTO t (id, name) VALUES (:id, :name)"), {"id": 1, "name": "secret-value"})
+        conn.execute(sa.text("UPDATE t SET name = :name WHERE id = :id"), {"id": 1, "name": "other-secret"})
+        conn.execute(sa.text("/* leading comment */ SELECT name FROM t WHERE id = :id"), {"id": 1}).fetchall()
+        conn.execute(sa.text("DELETE FROM t WHERE id = :id"), {"id": 1})
+    assert ryft_instrument.flush(5)
+    records = ingest.wait_for(5)
+    assert [(r["query"].split()[0], r["context"]["queryType"], r["queryState"]) for r in records] == [
+        ("CREATE", "DATA_DEFINITION", "FINISHED"),
+        ("INSERT", "INSERT", "FINISHED"),
+        ("UPDATE", "UPDATE", "FINISHED"),
+        ("/*", "SELECT", "FINISHED"),
+        ("DELETE", "DELETE", "FINISHED"),
+    ]
+    assert records[1]["query"] == "INSERT INTO t (id, name) VALUES (?, ?)"
+    assert "secret" not in repr(records)
+    context = records[0]["context"]
+    assert context["catalog"] == "main"
+    assert context["serverVersion"].count(".") >= 1
+    assert context["userAgent"].startswith("ryft-instrument/") and " sqlalchemy/" in context["userAgent"]
+    assert all(r["duration_ms"] >= 0 for r in records)
+    assert len({r["queryId"] for r in records}) == 5
+    assert not ingest.invalid
+
+
+def test_failed_statement_is_recorded_and_the_app_sees_its_own_exception(ingest: IngestServer) -> None:
+    engine = ryft_instrument.instrument(sa.create_engine("sqlite://"))
+    plain = sa.create_engine("sqlite://")
+    seen = []
+    for e in (plain, engine):
+        with e.connect() as conn, pytest.raises(sa.exc.OperationalError) as info:
+            conn.exec_driver_sql("SELECT missing_column FROM sqlite_master")
+        seen.append((type(info.value), type(info.value.orig), str(info.value.orig)))
+    assert seen[0] == seen[1]
+    ryft_instrument.flush(5)
+    (record,) = ingest.wait_for(1)
+    assert record["queryState"] == "FAILED"
+    assert record["context"]["queryType"] == "SELECT"
+    failure = record["failureInfo"]
+    first = failure[0] if isinstance(failure, list) else failure
+    assert "missing_column" in first["failureMessage"]
+    assert first["failureType"] == "sqlite3.OperationalError"
+
+
+def test_executemany_is_one_record_per_driver_call(ingest: IngestServer) -> None:
+    engine = ryft_instrument.instrument(sa.create_engine("sqlite://"))
+    with engine.begin() as conn:
+        _table(conn)
+        conn.execute(sa.text("INSERT INTO t (id, name) VALUES (:id, :name)"),
+                     [{"id": i, "name": "n%d" % i} for i in range(50)])
+    ryft_instrument.flush(5)
+    records = ingest.wait_for(2)
+    assert [r["context"]["queryType"] for r in records] == ["DATA_DEFINITION", "INSERT"]
+
+
+def test_insertmanyvalues_batches_are_each_a_record(ingest: IngestServer) -> None:
+    if sa.__version__.startswith("1."):
+        pytest.skip("insertmanyvalues is SQLAlchemy 2")
+    engine = ryft_instrument.instrument(sa.create_engine("sqlite://", insertmanyvalues_page_size=1000))
+    meta = sa.MetaData()
+    table = sa.Table("t", meta, sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String))
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        rows = conn.execute(table.insert().returning(table.c.id), [{"name": "n%d" % i} for i in range(2500)])
+        assert len(rows.all()) == 2500
+    ryft_instrument.flush(5)
+    inserts = [r for r in ingest.wait_for(4) if r["context"].get("queryType") == "INSERT"]
+    assert len(inserts) == 3
+
+
+def test_async_engine(ingest: IngestServer) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def main() -> None:
+        engine = ryft_instrument.instrument(create_async_engine("sqlite+aiosqlite://"))
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("CREATE TABLE a (x INTEGER)")
+            await conn.execute(sa.text("INSERT INTO a VALUES (:x)"), {"x": 1})
+            assert (await conn.execute(sa.text("SELECT x FROM a"))).scalar() == 1
+        await engine.dispose()
+
+    asyncio.run(main())
+    ryft_instrument.flush(5)
+    records = ingest.wait_for(3)
+    assert [r["context"]["queryType"] for r in records] == ["DATA_DEFINITION", "INSERT", "SELECT"]
+    assert "aiosqlite/" in records[0]["context"]["userAgent"]
+
+
+def test_global_instrumentation_covers_engines_created_before_and_after(ingest: IngestServer) -> None:
+    before = sa.create_engine("sqlite://")
+    ryft_instrument.instrument()
+    after = sa.create_engine("sqlite://")
+    for engine in (before, after):
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    ryft_instrument.flush(5)
+    assert len(ingest.wait_for(2)) == 2
+
+
+def test_instrumenting_twice_records_once(ingest: IngestServer) -> None:
+    engine = sa.create_engine("sqlite://")
+    ryft_instrument.instrument(engine)
+    ryft_instrument.instrument(engine)
+    ryft_instrument.instrument()
+    ryft_instrument.instrument()
+    with engine.connect() as conn:
+        for _ in range(3):
+            conn.exec_driver_sql("SELECT 1")
+    ryft_instrument.flush(5)
+    assert len(ingest.wait_for(3)) == 3
+    ryft_instrument.flush(0.3)
+    assert len(ingest.records) == 3
+
+
+def test_uninstrument_stops_records(ingest: IngestServer) -> None:
+    engine = ryft_instrument.instrument(sa.create_engine("sqlite://"))
+    other = sa.create_engine("sqlite://")
+    ryft_instrument.instrument()
+    ryft_instrument.uninstrument(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 'not recorded'")
+    with other.connect() as conn:
+        conn.exec_driver_sql("SELECT 'recorded'")
+    ryft_instrument.uninstrument()
+    with other.connect() as conn:
+        conn.exec_driver_sql("SELECT 'after uninstrument'")
+    ryft_instrument.flush(5)
+    assert ingest.queries() == ["SELECT 'recorded'"]
+
+
+def test_threads_sharing_an_engine(ingest: IngestServer) -> None:
+    engine = ryft_instrument.instrument(sa.create_engine("sqlite://"))
+
+    def work(n: int) -> None:
+        for i in range(25):
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT :n, :i"), {"n": n, "i": i}).fetchall()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert ryft_instrument.flush(10)
+    records = ingest.wait_for(200)
+    assert len(records) == 200
+    assert len({r["queryId"] for r in records}) == 200
+
+
+def test_disposed_engines_are_collected(ingest: IngestServer) -> None:
+    engine = ryft_instrument.instrument(sa.create_engine("sqlite://"))
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+    ryft_instrument.flush(5)
+    ref = weakref.ref(engine)
+    engine.dispose()
+    del engine, conn
+    gc.collect()
+    assert ref() is None
+
+
+def test_tags_are_scoped_per_thread_and_task(ingest: IngestServer) -> None:
+    ryft_instrument.configure(tags=["env:test"], service="svc")
+    engine = ryft_instrument.instrument(sa.create_engine("sqlite://"))
+    with ryft_instrument.tags("job:nightly"):
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 'tagged'")
+        done = threading.Thread(target=lambda: _select(engine, "SELECT 'other thread'"))
+        done.start()
+        done.join()
+    _select(engine, "SELECT 'untagged'")
+    ryft_instrument.flush(5)
+    by_query = {r["query"]: r["tags"] for r in ingest.wait_for(3)}
+    assert by_query == {
+        "SELECT 'tagged'": ["env:test", "service:svc", "job:nightly"],
+        "SELECT 'other thread'": ["env:test", "service:svc"],
+        "SELECT 'untagged'": ["env:test", "service:svc"],
+    }
+
+
+def _select(engine: Any, sql: str) -> None:
+    with engine.connect() as conn:
+        conn.exec_driver_sql(sql)
