@@ -100,15 +100,17 @@ def tokens(sql: str, pos: int = 0, backslash: bool = False) -> Iterator[Token]:
 def skip_group(sql: str, pos: int) -> int:
     """Position just after the ``)`` that closes a group whose ``(`` ends at ``pos`` (or the text's end).
 
-    Jumps over uninteresting characters with one C-level search each time, so skipping a long CTE body or
-    VALUES list costs far less than tokenizing it.
+    Jumps over uninteresting characters with one C-level search each time, and over quoted text with ``str.find``,
+    so skipping a long CTE body or VALUES list costs far less than tokenizing it.
     """
     depth = 1
     search = _GROUP_MARK.search
+    find = sql.find
+    end = len(sql)
     while True:
         m = search(sql, pos)
         if m is None:
-            return len(sql)
+            return end
         i = m.start()
         c = sql[i]
         if c == "(":
@@ -119,14 +121,33 @@ def skip_group(sql: str, pos: int) -> int:
             pos = i + 1
             if depth == 0:
                 return pos
+        elif c in "'\"`" and not (c == "'" and i and sql[i - 1] in "Ee" and not _word_char(sql, i - 2)):
+            # A quoted run ends at the next unpaired quote (a doubled quote is an escaped one).
+            pos = i + 1
+            while True:
+                close = find(c, pos)
+                if close < 0:
+                    return end
+                if close + 1 < end and sql[close + 1] == c:
+                    pos = close + 2
+                    continue
+                pos = close + 1
+                break
+        elif c == "-" and sql.startswith("--", i):
+            close = find("\n", i)
+            pos = end if close < 0 else close + 1
+        elif c == "/" and sql.startswith("/*", i) and not sql.startswith("/*!", i) and not sql.startswith("/*M!", i):
+            pos = comment_end(sql, i)
+        elif c in "$'":
+            start = i - 1 if c == "'" else i  # E'…' (backslash escapes) and $tag$…$tag$ go to the tokenizer
+            m = TOKEN.match(sql, start)
+            pos = max(m.end() if m is not None else i + 1, i + 1)
         else:
-            if c == "'" and i and sql[i - 1] in "Ee" and (i < 2 or not (sql[i - 2].isalnum() or sql[i - 2] == "_")):
-                i -= 1
-            m = TOKEN.match(sql, i)
-            if m is not None and m.lastgroup == "cn":
-                pos = comment_end(sql, i)
-            else:
-                pos = max(m.end() if m is not None else i + 1, i + 1)
+            pos = i + 1
+
+
+def _word_char(sql: str, i: int) -> bool:
+    return i >= 0 and (sql[i].isalnum() or sql[i] in "_$")
 
 
 def string_value(literal: str) -> str:
