@@ -19,6 +19,8 @@ COUNTER_NAMES = (
 )
 
 _hot: dict[str, Any] = {}
+# ``reset()`` cannot rewind a count that hot paths hold a reference to; it records where zero now is.
+_zero: dict[str, int] = {}
 _added: dict[str, int] = {}
 _lock = threading.Lock()
 
@@ -45,10 +47,13 @@ def add(name: str, amount: int = 1) -> None:
         _added[name] = _added.get(name, 0) + amount
 
 
-def value(name: str) -> int:
+def _hot_value(name: str) -> int:
     found = _hot.get(name)
-    hot_value = found.__reduce__()[1][0] - 1 if found is not None else 0
-    return hot_value + _added.get(name, 0)
+    return found.__reduce__()[1][0] - 1 if found is not None else 0
+
+
+def value(name: str) -> int:
+    return _hot_value(name) - _zero.get(name, 0) + _added.get(name, 0)
 
 
 def snapshot() -> dict[str, int]:
@@ -58,5 +63,5 @@ def snapshot() -> dict[str, int]:
 
 def reset() -> None:
     with _lock:
-        _hot.clear()
+        _zero.update((name, _hot_value(name)) for name in _hot)
         _added.clear()

@@ -79,7 +79,8 @@ def record(
         if not enabled:
             if no_destination:
                 next(_no_destination)
-                _warn_no_destination()
+                if not _warned:
+                    _warn_no_destination()
             return
         if failure is None:
             if duration < min_duration:
@@ -100,9 +101,12 @@ def record(
         log.debug("ryft_instrument: failed to record a statement", exc_info=True)
 
 
+_warned = False
+
+
 def _warn_no_destination() -> None:
-    global no_destination
-    no_destination = False
+    global _warned
+    _warned = True
     logs.notice(
         logging.WARNING,
         "no_destination",

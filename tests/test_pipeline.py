@@ -1,0 +1,167 @@
+"""From a statement to what leaves the process: volume and privacy controls, local sinks, odd input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+import ryft_instrument
+from ryft_instrument import recorder
+from ryft_instrument.schema import validate_record
+from ryft_instrument.testing import IngestServer
+
+CONTEXT = {"userAgent": "ryft-instrument/test"}
+
+
+def _engine() -> Any:
+    return ryft_instrument.instrument(sa.create_engine("sqlite://"))
+
+
+def _run(engine: Any, *statements: str) -> None:
+    with engine.connect() as conn:
+        for sql in statements:
+            try:
+                conn.exec_driver_sql(sql)
+            except sa.exc.DBAPIError:
+                pass
+
+
+def test_sample_rate_keeps_failures(ingest: IngestServer) -> None:
+    ryft_instrument.configure(sample_rate=0.0)
+    _run(_engine(), "SELECT 1", "SELECT 2", "SELECT nope FROM nowhere")
+    ryft_instrument.flush(5)
+    assert [r["queryState"] for r in ingest.wait_for(1)] == ["FAILED"]
+    assert ryft_instrument.stats()["dropped_sampled"] == 2
+
+
+def test_min_duration_keeps_failures(ingest: IngestServer) -> None:
+    ryft_instrument.configure(min_duration_ms=10_000)
+    _run(_engine(), "SELECT 1", "SELECT nope FROM nowhere")
+    ryft_instrument.flush(5)
+    assert [r["queryState"] for r in ingest.wait_for(1)] == ["FAILED"]
+    assert ryft_instrument.stats()["dropped_min_duration"] == 1
+
+
+def test_long_statements_are_cut_with_a_marker(ingest: IngestServer) -> None:
+    ryft_instrument.configure(max_query_length=200)
+    long_sql = "SELECT " + ", ".join("%d AS c%d" % (i, i) for i in range(200))
+    _run(_engine(), long_sql)
+    ryft_instrument.flush(5)
+    (record,) = ingest.wait_for(1)
+    assert len(record["query"]) <= 200
+    assert record["query"].startswith("SELECT 0 AS c0")
+    assert "truncated" in record["query"] and str(len(long_sql)) in record["query"]
+    assert record["context"]["queryType"] == "SELECT"
+
+
+def test_redacted_literals_never_leave_the_process(ingest: IngestServer) -> None:
+    ryft_instrument.configure(redact_literals=True)
+    _run(_engine(), "SELECT 'alice@example.com' AS email, 4111111111111111 AS card")
+    ryft_instrument.flush(5)
+    (record,) = ingest.wait_for(1)
+    assert "alice" not in record["query"] and "4111" not in record["query"]
+    assert record["query"].startswith("SELECT ")
+
+
+def test_before_send_edits_drops_and_survives_errors(ingest: IngestServer) -> None:
+    def hook(record: dict[str, Any]) -> Any:
+        if "drop me" in record["query"]:
+            return None
+        if "explode" in record["query"]:
+            raise RuntimeError("bug in the user's hook")
+        if "break schema" in record["query"]:
+            record["extra"] = 1
+            return record
+        record["tags"] = [*record.get("tags", []), "edited"]
+        return record
+
+    ryft_instrument.configure(before_send=hook)
+    _run(_engine(), "SELECT 'keep'", "SELECT 'drop me'", "SELECT 'explode'", "SELECT 'break schema'")
+    ryft_instrument.flush(5)
+    (record,) = ingest.wait_for(1)
+    assert record["query"] == "SELECT 'keep'" and "edited" in record["tags"]
+    stats = ryft_instrument.stats()
+    assert (stats["dropped_before_send"], stats["before_send_errors"], stats["dropped_invalid"]) == (2, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected_text", "expected_type"),
+    [
+        (b"SELECT 1", "SELECT 1", "SELECT"),
+        (b"UPDATE t SET a = '\xff\xfe'", "UPDATE t SET a = '\ufffd\ufffd'", "UPDATE"),
+        ("", "", None),
+        ("  -- only a comment\n", "  -- only a comment\n", None),
+    ],
+)
+def test_odd_statement_text_still_gives_a_valid_record(
+    ingest: IngestServer, query: Any, expected_text: str, expected_type: Any
+) -> None:
+    ryft_instrument.configure()
+    recorder.record(CONTEXT, query, time.perf_counter(), 0.001)
+    ryft_instrument.flush(5)
+    (record,) = ingest.wait_for(1)
+    assert record["query"] == expected_text
+    assert record["context"].get("queryType") == expected_type
+
+
+def test_an_exception_whose_str_raises_is_still_described(ingest: IngestServer) -> None:
+    class HostileError(Exception):
+        def __str__(self) -> str:
+            raise ValueError("no")
+
+    recorder.record(CONTEXT, "SELECT 1", time.perf_counter(), 0.001, HostileError())
+    ryft_instrument.flush(5)
+    (record,) = ingest.wait_for(1)
+    assert record["queryState"] == "FAILED" and validate_record(record) == []
+
+
+def test_output_file_gets_jsonl(tmp_path: Path) -> None:
+    out = tmp_path / "records.jsonl"
+    ryft_instrument.configure(output=str(out), flush_interval=0.05)
+    _run(_engine(), "SELECT 1", "SELECT 2")
+    assert ryft_instrument.flush(5)
+    lines = out.read_text().splitlines()
+    assert [json.loads(line)["query"] for line in lines] == ["SELECT 1", "SELECT 2"]
+    assert all(validate_record(json.loads(line)) == [] for line in lines)
+    assert (out.stat().st_mode & 0o777) == 0o600
+
+
+def test_output_dash_goes_to_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    ryft_instrument.configure(output="-", flush_interval=0.05)
+    _run(_engine(), "SELECT 42")
+    assert ryft_instrument.flush(5)
+    (line,) = capfd.readouterr().err.strip().splitlines()
+    assert json.loads(line)["query"] == "SELECT 42"
+
+
+def test_no_destination_warns_once_and_counts(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recorder, "_warned", False)
+    engine = _engine()
+    _run(engine, "SELECT 1", "SELECT 2", "SELECT 3")
+    warnings = [r.getMessage() for r in caplog.records if "RYFT_INGEST_TOKEN" in r.getMessage()]
+    assert len(warnings) == 1 and "RYFT_OUTPUT" in warnings[0]
+    assert ryft_instrument.stats()["dropped_no_destination"] == 3
+
+
+def test_no_destination_warning_reaches_stderr_without_logging_setup() -> None:
+    code = (
+        "import sqlalchemy as sa, ryft_instrument\n"
+        "e = ryft_instrument.instrument(sa.create_engine('sqlite://'))\n"
+        "with e.connect() as c:\n"
+        "    c.exec_driver_sql('SELECT 1'); c.exec_driver_sql('SELECT 2')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            env={"PATH": os.environ.get("PATH", "")})
+    assert result.returncode == 0
+    (line,) = result.stderr.strip().splitlines()
+    assert "set RYFT_INGEST_TOKEN" in line and "RYFT_OUTPUT" in line
