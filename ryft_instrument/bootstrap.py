@@ -1,0 +1,166 @@
+"""Zero-code activation (SPEC §5 ``RYFT_INSTRUMENT``): what the ``.pth`` line and the PEP 829 ``.start`` entry call.
+
+Interpreter start must stay cheap (PRIOR_ART 30–32), so this module imports nothing that is not already loaded
+(``os``, ``sys``; not even ``typing``). ``start()`` only puts a small finder at the head of ``sys.meta_path``; the
+finder lets every import through untouched except the target modules below, whose loader it wraps so that we hear
+when the module has finished executing. Only then is the real work loaded: the configuration (checked once, here),
+the SQLAlchemy hooks, wrapt for the DB-API proxies. A program that imports no database module pays for the finder
+and nothing else.
+
+``.pth`` files can run twice per start inside a venv (CPython #75723): ``start()`` is idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import Any, Optional
+
+# The module whose import we wait for → the integration's name in RYFT_INSTRUMENT_DISABLED. SQLAlchemy is hooked
+# once the top-level package has finished importing (it imports ``sqlalchemy.engine`` on the way), so that the
+# integration sees a fully initialised package; listening on the Engine class then covers every Engine and
+# AsyncEngine, ``create_engine`` bound by name earlier included.
+TARGETS = {
+    "sqlalchemy": "sqlalchemy",
+    "sqlite3": "sqlite3",
+    "psycopg": "psycopg",
+    "psycopg2": "psycopg2",
+    "pymysql": "pymysql",
+    "duckdb": "duckdb",
+    "trino.dbapi": "trino",
+}
+
+# The same spellings of "off" as config._bool; the .pth line repeats them so it can decide without importing us.
+_OFF = ("", "0", "false", "no", "off")
+
+_finder: Optional[_Finder] = None
+
+
+def switched_on() -> bool:
+    """True when ``RYFT_INSTRUMENT`` asks for zero-code instrumentation (a bad value is reported later, once)."""
+    return os.environ.get("RYFT_INSTRUMENT", "").strip().lower() not in _OFF
+
+
+def start() -> None:
+    """Install the post-import hooks and instrument the target modules already imported. Cheap and idempotent."""
+    global _finder
+    if _finder is not None or not switched_on():
+        return
+    _finder = _Finder()
+    sys.meta_path.insert(0, _finder)
+    for name in TARGETS:
+        module = sys.modules.get(name)
+        if module is not None:
+            _instrument(name, module)
+
+
+def _stop() -> None:
+    """Take the finder out: the configuration says no (``RYFT_DISABLED``, a bad value)."""
+    finder = _finder
+    if finder is not None and finder in sys.meta_path:
+        sys.meta_path.remove(finder)
+
+
+def _instrument(name: str, module: ModuleType) -> None:
+    """``name`` has just been imported: switch its integration on unless configured off. Never raises into the
+    application's import; a problem is one line on stderr (or the ``ryft_instrument`` logger) and the program
+    runs uninstrumented."""
+    try:
+        import logging
+
+        from . import logs, runtime
+        from .config import ConfigError
+    except Exception:
+        return
+    try:
+        config = runtime.get_config()
+    except ConfigError as exc:
+        _stop()
+        logs.notice(logging.WARNING, "bootstrap", "ryft-instrument: %s; instrumentation is off", exc)
+        return
+    except Exception as exc:
+        _stop()
+        logs.notice(logging.WARNING, "bootstrap", "ryft-instrument: cannot read the configuration (%s: %s); "
+                    "instrumentation is off", type(exc).__name__, exc)
+        return
+    if config.disabled or not config.instrument:
+        _stop()
+        return
+    integration = TARGETS[name]
+    if integration in config.instrument_disabled or name in config.instrument_disabled:
+        return
+    try:
+        import ryft_instrument
+
+        if integration == "sqlalchemy":
+            ryft_instrument.instrument()
+        else:
+            ryft_instrument.instrument_dbapi(module)
+    except Exception as exc:
+        logs.notice(logging.WARNING, "bootstrap:" + name, "ryft-instrument: could not instrument %s (%s: %s)",
+                    name, type(exc).__name__, exc)
+
+
+class _Finder:
+    """A ``sys.meta_path`` finder that finds nothing itself: for a target module it asks the finders behind it and
+    hands back their spec with the loader wrapped."""
+
+    def __init__(self) -> None:
+        # Names being looked up right now: a finder behind us that calls importlib.util.find_spec() would
+        # otherwise come back here for the same name, forever.
+        self._busy: set[str] = set()
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname not in TARGETS or fullname in self._busy:
+            return None
+        self._busy.add(fullname)
+        try:
+            spec = self._real_spec(fullname, path, target)
+        except Exception:
+            # Let the normal machinery look again and report the problem as it would without us.
+            return None
+        finally:
+            self._busy.discard(fullname)
+        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _Loader(spec.loader, fullname)
+        return spec
+
+    def _real_spec(self, fullname: str, path: Any, target: Any) -> Any:
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None) if finder is not self else None
+            if find is not None:
+                spec = find(fullname, path, target)
+                if spec is not None:
+                    return spec
+        return None
+
+
+class _Loader:
+    """The real loader, which tells us when the module has executed. It puts the real loader back on the module
+    and its spec before executing it, so nothing after the import ever sees this wrapper."""
+
+    def __init__(self, loader: Any, name: str) -> None:
+        self.loader = loader
+        self.name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        # runpy (``python -m``) and importlib.resources ask the spec's loader for more than exec_module.
+        return getattr(self.loader, attribute)
+
+    def create_module(self, spec: Any) -> Any:
+        create = getattr(self.loader, "create_module", None)
+        return None if create is None else create(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        loader = self.loader
+        spec = getattr(module, "__spec__", None)
+        if spec is not None and spec.loader is self:
+            spec.loader = loader
+        if getattr(module, "__loader__", None) is self:
+            module.__loader__ = loader
+        loader.exec_module(module)
+        _instrument(self.name, module)
