@@ -1,0 +1,229 @@
+"""``ryft-instrument send FILE.jsonl [--dry-run]``: ship records captured offline (``RYFT_OUTPUT``) to Ryft.
+
+The file is streamed: each line is parsed and checked with the same strict validator the library runs on its own
+records, a bad line is reported (``FILE:LINE: reasons``) and never sent, and good lines are delivered in batches by
+the library's exporter (its batching into ≤ 1 MiB bodies, retries with backoff, ``Retry-After``, 400/413 splitting,
+token refusal). Memory stays flat whatever the file's size: at most one batch is held at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+from typing import IO, Optional
+
+from . import counters, logs
+from .config import Config, from_env
+from .exporter import MAX_BODY_BYTES, Exporter, _chunks
+from .report import parse_line
+from .schema import validate_record
+
+PROG = "ryft-instrument send"
+# Bad lines listed one by one before the rest are only counted.
+MAX_LISTED = 50
+PROGRESS_INTERVAL = 0.25
+# Losses after which sending more batches is pointless: the next ones would meet the same fate.
+_FATAL = {
+    "dropped_token_refused": "the Ingest API refused the token: check RYFT_INGEST_TOKEN",
+    "dropped_send_failed": "the endpoint could not be reached or kept failing; nothing more was sent",
+    "dropped_redirect": "the endpoint answered with a redirect (not followed): check RYFT_INGEST_URL",
+}
+_LOSSES = {
+    "dropped_rejected": "rejected by the API",
+    "dropped_oversize": "larger than the API accepts",
+    **{name: name.replace("dropped_", "").replace("_", " ") for name in _FATAL},
+}
+
+
+@dataclass
+class Tally:
+    """What happened to the file's lines."""
+
+    lines: int = 0
+    valid: int = 0
+    invalid: int = 0
+    stopped_at: Optional[int] = None
+    stopped_why: str = ""
+
+
+class _Sender:
+    """Hands batches of serialised records to the library's exporter, on this thread."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.exporter = Exporter(replace(config, output=None, before_send=None))
+        self.batch: list[str] = []
+
+    def add(self, line: str) -> Optional[str]:
+        """Queue one record; returns why sending must stop, if it must."""
+        self.batch.append(line)
+        return self.send() if len(self.batch) >= self.config.batch_size else None
+
+    def send(self) -> Optional[str]:
+        batch, self.batch = self.batch, []
+        for chunk in _chunks(batch, MAX_BODY_BYTES):
+            # The exporter's delivery of already-serialised records (retries, splitting, pauses, counters).
+            self.exporter._deliver(chunk)
+            for name, why in _FATAL.items():
+                if counters.value(name):
+                    return why
+        return None
+
+    @staticmethod
+    def delivered() -> int:
+        return counters.value("sent")
+
+    def close(self) -> None:
+        self.exporter.stop(0.0)
+
+
+class _Progress:
+    """One self-rewriting line on stderr: records read and sent, and the rate."""
+
+    def __init__(self, mode: str, total_bytes: Optional[int]) -> None:
+        self.enabled = mode == "always" or (mode == "auto" and sys.stderr.isatty())
+        self.total = total_bytes
+        self.started = time.monotonic()
+        self._next = self.started + PROGRESS_INTERVAL
+        self._shown = False
+
+    def update(self, tally: Tally, position: int, sent: Optional[int], done: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now < self._next and not done):
+            return
+        self._next = now + PROGRESS_INTERVAL
+        done_count = tally.valid if sent is None else sent
+        rate = done_count / max(now - self.started, 1e-6)
+        share = " %3d%%" % (100 * position // self.total) if self.total else ""
+        verb = "valid" if sent is None else "sent"
+        text = "%s %s lines read, %s %s, %s bad, %s records/s" % (
+            share, _n(tally.lines), _n(done_count), verb, _n(tally.invalid), _n(int(rate)))
+        sys.stderr.write("\r\033[K" + text.strip() + ("\n" if done else ""))
+        sys.stderr.flush()
+        self._shown = True
+
+    def clear(self) -> None:
+        """Wipe the progress line so that a message can be printed on a clean line."""
+        if self.enabled and self._shown:
+            sys.stderr.write("\r\033[K")
+            self._shown = False
+
+
+def _n(number: int) -> str:
+    return format(number, ",")
+
+
+def _open(path: str) -> tuple[IO[bytes], Optional[int]]:
+    if path == "-":
+        return sys.stdin.buffer, None
+    handle = open(path, "rb")
+    size = os.fstat(handle.fileno()).st_size
+    return handle, size or None
+
+
+def send_file(path: str, *, dry_run: bool = False, progress: str = "auto") -> int:
+    """Validate ``path`` line by line and deliver the valid records; the command's exit status."""
+    config = from_env()
+    if not dry_run and not config.ingest_token:
+        print("%s: error: RYFT_INGEST_TOKEN is not set (the ingest token); use --dry-run to only validate the file"
+              % PROG, file=sys.stderr)
+        return 2
+    if not dry_run and config.disabled:
+        print("%s: error: RYFT_DISABLED is set; nothing is sent" % PROG, file=sys.stderr)
+        return 2
+    stream, size = _open(path)
+    name = "<stdin>" if path == "-" else path
+    meter = _Progress(progress, size)
+    handler = _log_to_stderr(meter)
+    sender = None if dry_run else _Sender(config)
+    tally = Tally()
+    position = 0
+    try:
+        for number, raw in enumerate(stream, 1):
+            tally.lines = number
+            position += len(raw)
+            problems = _problems(raw)
+            if problems is None:
+                continue
+            if problems:
+                tally.invalid += 1
+                if tally.invalid <= MAX_LISTED:
+                    meter.clear()
+                    print("%s:%d: %s" % (name, number, "; ".join(problems[:6])), file=sys.stderr)
+                continue
+            tally.valid += 1
+            if sender is not None:
+                why = sender.add(raw.decode("utf-8").strip())
+                if why:
+                    tally.stopped_at, tally.stopped_why = number, why
+                    break
+            meter.update(tally, position, None if sender is None else sender.delivered())
+        else:
+            if sender is not None:
+                why = sender.send()
+                if why:
+                    tally.stopped_at, tally.stopped_why = tally.lines, why
+    finally:
+        if sender is not None:
+            sender.close()
+        if stream is not sys.stdin.buffer:
+            stream.close()
+        logs.log.removeHandler(handler)
+    meter.update(tally, position, None if sender is None else sender.delivered(), done=True)
+    return _summary(name, tally, sender, config, meter)
+
+
+def _problems(raw: bytes) -> Optional[list[str]]:
+    """None for a blank line, else the reasons the line is not a valid record (empty when it is one)."""
+    if not raw.strip():
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return ["not UTF-8 text (byte %d: %s)" % (exc.start, exc.reason)]
+    record, reason = parse_line(text)
+    return [reason] if reason else validate_record(record)
+
+
+def _summary(name: str, tally: Tally, sender: Optional[_Sender], config: Config, meter: _Progress) -> int:
+    elapsed = time.monotonic() - meter.started
+    if tally.invalid > MAX_LISTED:
+        print("%s: … and %s more bad lines" % (name, _n(tally.invalid - MAX_LISTED)), file=sys.stderr)
+    print("%s: %s records read: %s valid, %s invalid%s" % (
+        name, _n(tally.valid + tally.invalid), _n(tally.valid), _n(tally.invalid),
+        " (listed above, not sent)" if tally.invalid else ""))
+    if sender is None:
+        print("dry run: nothing was sent")
+        return 1 if tally.invalid else 0
+    delivered = sender.delivered()
+    rate = delivered / elapsed if elapsed > 0 else 0.0
+    retried = counters.value("retried")
+    print("delivered %s records to %s in %.1f s (%s records/s)%s" % (
+        _n(delivered), config.ingest_url, elapsed, _n(int(rate)),
+        "; %s retried" % _n(retried) if retried else ""))
+    missing = tally.valid - delivered
+    if tally.stopped_at is not None:
+        print("%s: error: stopped at line %d: %s" % (PROG, tally.stopped_at, tally.stopped_why), file=sys.stderr)
+    if missing > 0:
+        reasons = ", ".join("%s %s" % (_n(counters.value(key)), text) for key, text in _LOSSES.items()
+                            if counters.value(key))
+        print("NOT delivered: %s valid records%s" % (_n(missing), " (%s)" % reasons if reasons else ""))
+    return 1 if missing > 0 or tally.invalid else 0
+
+
+def _log_to_stderr(meter: _Progress) -> logging.Handler:
+    """The exporter's warnings (retries, refusals) as plain lines on stderr, without garbling the progress line."""
+
+    class Handler(logging.StreamHandler):
+        def emit(self, record: logging.LogRecord) -> None:
+            meter.clear()
+            super().emit(record)
+
+    handler = Handler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logs.log.addHandler(handler)
+    return handler
