@@ -52,7 +52,7 @@ _FIRST: Dict[str, str] = {
 # Words that open a statement that EXPLAIN / ANALYZE / WITH may wrap; anything else after EXPLAIN is a table name.
 _STATEMENT_WORDS = frozenset(
     "SELECT WITH INSERT REPLACE UPSERT UPDATE DELETE MERGE VALUES TABLE FROM PIVOT UNPIVOT SUMMARIZE CREATE EXECUTE "
-    "DECLARE ALTER DROP SHOW DESCRIBE COPY".split()
+    "DECLARE ALTER DROP SHOW DESCRIBE COPY EXPLAIN".split()
 )
 # After WITH …, the first of these at depth 0 is the outermost statement.
 _WITH_MAIN = frozenset("SELECT INSERT REPLACE UPSERT UPDATE DELETE MERGE VALUES TABLE FROM PIVOT UNPIVOT WITH".split())
@@ -309,7 +309,7 @@ def _create_table(sql: str, pos: int) -> Optional[str]:
                 break
         elif kind == "w":
             word = sql[tok[1]:tok[2]].upper()
-            if word == "AS" or word == "SELECT" or word == "VALUES":
+            if word == "AS" or word == "SELECT":
                 return INSERT
         tok = _tok(sql, tok[2])
     return DATA_DEFINITION

@@ -1,0 +1,95 @@
+-- SQLite documentation (lang.html, pragma.html) examples.
+-- @ DATA_DEFINITION
+ATTACH DATABASE 'file.db' AS aux
+-- @ DATA_DEFINITION
+DETACH DATABASE aux
+-- @ DATA_DEFINITION
+BEGIN IMMEDIATE TRANSACTION
+-- @ DATA_DEFINITION
+BEGIN DEFERRED
+-- @ DATA_DEFINITION
+END TRANSACTION
+-- @ DATA_DEFINITION
+CREATE TABLE IF NOT EXISTS t1 (a INTEGER PRIMARY KEY, b TEXT NOT NULL DEFAULT 'x', c BLOB) WITHOUT ROWID
+-- @ INSERT
+CREATE TEMP TABLE t2 AS SELECT * FROM t1
+-- @ DATA_DEFINITION
+CREATE VIRTUAL TABLE email USING fts5(sender, title, body)
+-- @ DATA_DEFINITION
+CREATE TRIGGER update_customer_address UPDATE OF address ON customers BEGIN UPDATE orders SET address = new.address WHERE customer_name = old.name; END
+-- @ DATA_DEFINITION
+CREATE UNIQUE INDEX IF NOT EXISTS idx ON t1 (b) WHERE b IS NOT NULL
+-- @ DELETE
+DELETE FROM t1 WHERE a IN (SELECT a FROM t2) RETURNING a
+-- @ DATA_DEFINITION
+DROP TABLE IF EXISTS t1
+-- @ EXPLAIN
+EXPLAIN QUERY PLAN SELECT * FROM t1 WHERE a = 1
+-- @ EXPLAIN
+EXPLAIN SELECT * FROM t1
+-- @ INSERT
+INSERT OR REPLACE INTO t1 (a, b) VALUES (1, 'x')
+-- @ INSERT
+INSERT OR IGNORE INTO t1 DEFAULT VALUES
+-- @ INSERT
+INSERT INTO t1 (a, b) VALUES (1, 'x') ON CONFLICT (a) DO UPDATE SET b = excluded.b WHERE b <> excluded.b
+-- @ INSERT
+REPLACE INTO t1 VALUES (1, 'y', NULL)
+-- @ DESCRIBE
+PRAGMA table_info(t1)
+-- @ DESCRIBE
+PRAGMA main.table_xinfo('t1')
+-- @ DESCRIBE
+PRAGMA index_list(t1)
+-- @ DESCRIBE
+PRAGMA foreign_key_list(t1)
+-- @ DESCRIBE
+PRAGMA integrity_check
+-- @ DESCRIBE
+PRAGMA quick_check(10)
+-- @ DESCRIBE
+PRAGMA journal_mode
+-- @ DATA_DEFINITION
+PRAGMA journal_mode = WAL
+-- @ DATA_DEFINITION
+PRAGMA foreign_keys = ON
+-- @ DATA_DEFINITION
+PRAGMA cache_size(-2000)
+-- @ DATA_DEFINITION
+PRAGMA main.synchronous = NORMAL
+-- @ DATA_DEFINITION
+PRAGMA wal_checkpoint(TRUNCATE)
+-- @ DATA_DEFINITION
+PRAGMA incremental_vacuum
+-- @ ANALYZE
+PRAGMA optimize
+-- @ ANALYZE
+PRAGMA optimize(0x10002)
+-- @ DESCRIBE
+PRAGMA user_version
+-- @ DESCRIBE
+PRAGMA compile_options
+-- @ ANALYZE
+ANALYZE
+-- @ ANALYZE
+ANALYZE main.t1
+-- @ DATA_DEFINITION
+REINDEX t1
+-- @ DATA_DEFINITION
+RELEASE sp1
+-- @ SELECT
+SELECT * FROM t1 WHERE b GLOB 'a*' LIMIT 10 OFFSET 5
+-- @ SELECT
+SELECT a, group_concat(b, ',') FROM t1 GROUP BY a HAVING count(*) > 1
+-- @ SELECT
+SELECT * FROM [t1] JOIN "t2" USING (a)
+-- @ UPDATE
+UPDATE OR IGNORE t1 SET b = 'z' WHERE a = 1
+-- @ UPDATE
+UPDATE inventory SET quantity = quantity - daily.amt FROM (SELECT sum(quantity) AS amt, itemId FROM sales GROUP BY 2) AS daily WHERE inventory.itemId = daily.itemId
+-- @ DATA_DEFINITION
+VACUUM INTO '/tmp/backup.db'
+-- @ SELECT
+WITH RECURSIVE cnt(x) AS (VALUES (1) UNION ALL SELECT x + 1 FROM cnt WHERE x < 1000000) SELECT x FROM cnt
+-- @ INSERT
+WITH new_rows(a) AS (VALUES (1), (2)) INSERT INTO t1 (a) SELECT a FROM new_rows
