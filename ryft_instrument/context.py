@@ -39,3 +39,16 @@ def version_text(info: Any) -> Optional[str]:
     if isinstance(info, tuple) and info:
         return ".".join(str(part) for part in info)
     return None
+
+
+def search_path_head(options: Any) -> Optional[str]:
+    """The first schema of a libpq ``options`` value: ``-csearch_path=app,public`` → ``app``."""
+    if isinstance(options, (tuple, list)):
+        options = " ".join(options)
+    if not isinstance(options, str):
+        return None
+    for part in options.replace("-c ", "-c").split():
+        if part.startswith("-csearch_path="):
+            head = part.split("=", 1)[1].split(",")[0].strip().strip('"')
+            return head or None
+    return None

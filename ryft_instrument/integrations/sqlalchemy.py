@@ -20,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from .. import recorder
-from ..context import make_context, module_version, user_agent, version_text
+from ..context import make_context, module_version, search_path_head, user_agent, version_text
 from . import UNWRAP
 
 _ATTR = "_ryft_context"
@@ -66,7 +66,7 @@ def build_context(dialect: Any, url: Any) -> dict[str, str]:
     elif name in ("mysql", "mariadb"):
         schema = database
     elif name == "postgresql":
-        schema = _search_path_head(url.query.get("options"))
+        schema = search_path_head(url.query.get("options"))
     elif name == "sqlite":
         catalog = "main"
     dbapi = getattr(dialect, "loaded_dbapi", None) or getattr(dialect, "dbapi", None)
@@ -80,19 +80,6 @@ def build_context(dialect: Any, url: Any) -> dict[str, str]:
         serverVersion=version_text(getattr(dialect, "server_version_info", None)),
         userAgent=user_agent([(driver, driver_version), ("sqlalchemy", _SQLALCHEMY.partition("/")[2])]),
     )
-
-
-def _search_path_head(options: Any) -> Optional[str]:
-    """``options=-csearch_path=app,public`` → ``app``."""
-    if isinstance(options, (tuple, list)):
-        options = " ".join(options)
-    if not isinstance(options, str):
-        return None
-    for part in options.replace("-c ", "-c").split():
-        if part.startswith("-csearch_path="):
-            head = part.split("=", 1)[1].split(",")[0].strip().strip('"')
-            return head or None
-    return None
 
 
 def _session(cursor: Any) -> Optional[int]:
