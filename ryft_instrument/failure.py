@@ -321,6 +321,8 @@ def _trino(exc: BaseException, message: str) -> Optional[ErrorCode]:
         return None
     if isinstance(error, str) and "cancel" in error.lower():  # the client's own cancel: TrinoUserError("… cancelled")
         return _code(USER_ERROR, "USER_CANCELED")
+    if any(_attr(base, "__name__") == "HttpError" for base in _attr(type(exc), "__mro__") or ()):
+        return _external("TRINO_HTTP_ERROR")  # the coordinator answered 5xx or another non-protocol status
     return None
 
 
