@@ -1,0 +1,102 @@
+"""DuckDB: wrapt proxies over ``DuckDBPyConnection`` (a DuckDB cursor is a connection too). Recorded:
+``execute``, ``executemany``, ``sql``, ``query``, ``from_query`` on a connection or cursor, and the module-level
+``duckdb.execute/executemany/sql/query/from_query``, which run on DuckDB's default connection and bypass any
+connection wrapper (PRIOR_ART 35).
+
+What ``duration_ms`` covers for ``sql()``/``query()``/``from_query()``: the call itself. DuckDB runs a statement
+that is not a query (DDL, INSERT…) inside that call, so its duration is complete; for a query those methods return
+a lazy relation after planning it, and the real work happens when the relation is consumed (``fetchall``, ``df``,
+``show``…), which is not timed. Use ``execute`` for a query whose duration matters."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Optional
+
+import duckdb
+
+from ..context import make_context, user_agent
+from .dbapi import ConnectionProxy, Recorder, patch_function, recorder_for, timed, unpatch_function
+
+_AGENT = user_agent([("duckdb", duckdb.__version__)])
+_STATEMENTS = ("execute", "executemany", "sql", "query", "from_query")
+
+
+def context_for(database: Any = None) -> dict[str, str]:
+    """The catalog is DuckDB's name for the database: ``memory`` in memory, else the file's stem; unknown for a
+    connection made elsewhere (asking DuckDB would be a query)."""
+    catalog = None
+    if isinstance(database, (str, os.PathLike)):
+        path = os.fspath(database)
+        if path in ("", ":memory:"):
+            catalog = "memory"
+        elif path.startswith(":memory:"):
+            catalog = path[len(":memory:"):]
+        elif ":" not in path:
+            catalog = os.path.splitext(os.path.basename(path))[0]
+    return make_context(catalog=catalog, serverVersion=duckdb.__version__, userAgent=_AGENT)
+
+
+_DEFAULT = context_for(":memory:")
+
+
+class DuckDBConnection(ConnectionProxy):
+    """A connection or cursor; ``cursor()`` gives another one sharing this context."""
+
+    def cursor(self, *args: Any, **kwargs: Any) -> Any:
+        site = self._self_site
+        return DuckDBConnection(self.__wrapped__.cursor(*args, **kwargs), site[0], site[1])
+
+    def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._self_statement(self.__wrapped__.execute, query, args, kwargs)
+
+    def executemany(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._self_statement(self.__wrapped__.executemany, query, args, kwargs)
+
+    def sql(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._self_statement(self.__wrapped__.sql, query, args, kwargs)
+
+    def query(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._self_statement(self.__wrapped__.query, query, args, kwargs)
+
+    def from_query(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._self_statement(self.__wrapped__.from_query, query, args, kwargs)
+
+
+def wrap(connection: Any, tags: Optional[list[str]], database: Any = None) -> Any:
+    return DuckDBConnection(connection, context_for(database), recorder_for(tags))
+
+
+def _connect(connect: Callable[..., Any]) -> Callable[..., Any]:
+    def connect_instrumented(*args: Any, **kwargs: Any) -> Any:
+        database = args[0] if args else kwargs.get("database", ":memory:")
+        return wrap(connect(*args, **kwargs), None, database)
+
+    return connect_instrumented
+
+
+def _module_statement(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``duckdb.execute(…)`` and friends: recorded with the default connection's context (or an unknown catalog
+    when a ``connection=`` is passed); the connection they return comes back wrapped."""
+    record: Recorder = recorder_for(None)
+
+    def statement(query: Any, *args: Any, **kwargs: Any) -> Any:
+        context = _DEFAULT if kwargs.get("connection") is None else context_for(None)
+        result = timed((context, record, None, None), function, query, args, kwargs)
+        if isinstance(result, duckdb.DuckDBPyConnection):
+            return DuckDBConnection(result, context, record)
+        return result
+
+    return statement
+
+
+def patch(module: Any) -> None:
+    patch_function(duckdb, "connect", _connect)
+    for name in _STATEMENTS:
+        patch_function(duckdb, name, _module_statement)
+
+
+def unpatch(module: Any) -> None:
+    unpatch_function(duckdb, "connect")
+    for name in _STATEMENTS:
+        unpatch_function(duckdb, name)
