@@ -83,14 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_launcher(argv: list[str]) -> int:
-    try:
-        from . import launcher
-    except ImportError:
-        print("%s: error: running a command with recording (ryft-instrument COMMAND …) is not available in this "
-              "version; commands: %s (see %s --help)" % (PROG, ", ".join(SUBCOMMANDS), PROG), file=sys.stderr)
-        return 2
-    result: int = launcher.main(argv)
-    return result
+    from .launcher import main as launch
+
+    return launch(argv)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -115,10 +115,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError("%s is not JSON" % name)
 
 
+_decode = json.JSONDecoder(parse_constant=_reject_constant).decode
+
+
 def parse_line(line: str) -> tuple[Any, Optional[str]]:
     """``(value, None)`` for a line of strict JSON (no NaN or Infinity), else ``(None, why not)``."""
     try:
-        return json.loads(line, parse_constant=_reject_constant), None
+        return _decode(line), None
     except ValueError as exc:
         return None, "not JSON: %s" % exc
 

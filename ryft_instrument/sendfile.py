@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import sys
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import IO, Optional
@@ -25,16 +27,19 @@ PROG = "ryft-instrument send"
 # Bad lines listed one by one before the rest are only counted.
 MAX_LISTED = 50
 PROGRESS_INTERVAL = 0.25
-# Losses after which sending more batches is pointless: the next ones would meet the same fate.
-_FATAL = {
-    "dropped_token_refused": "the Ingest API refused the token: check RYFT_INGEST_TOKEN",
-    "dropped_send_failed": "the endpoint could not be reached or kept failing; nothing more was sent",
-    "dropped_redirect": "the endpoint answered with a redirect (not followed): check RYFT_INGEST_URL",
+# Batches validated ahead of the one being sent.
+_AHEAD = 2
+# Why the exporter could not deliver lines now; sending more batches would meet the same fate.
+_STOPS = {
+    "token_refused": "the Ingest API refused the token: check RYFT_INGEST_TOKEN",
+    "send_failed": "the endpoint could not be reached or kept failing; nothing more was sent",
+    "shutdown": "interrupted",
 }
-_LOSSES = {
+# Records the API refused one by one (the exporter isolates them and delivers the rest).
+_REFUSED = {
     "dropped_rejected": "rejected by the API",
     "dropped_oversize": "larger than the API accepts",
-    **{name: name.replace("dropped_", "").replace("_", " ") for name in _FATAL},
+    "dropped_redirect": "answered with a redirect (not followed): check RYFT_INGEST_URL",
 }
 
 
@@ -50,34 +55,59 @@ class Tally:
 
 
 class _Sender:
-    """Hands batches of serialised records to the library's exporter, on this thread."""
+    """Hands batches of serialised records to the library's exporter on a thread of its own, so that reading and
+    validating the next batch overlaps the network round trip of the last one. At most ``_AHEAD`` batches wait."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.exporter = Exporter(replace(config, output=None, before_send=None))
+        self.exporter = Exporter(replace(config, output=None, spool_dir=None, before_send=None))
         self.batch: list[str] = []
+        self.stopped: Optional[str] = None
+        self.cancelled = False
+        self.not_sent = 0
+        self._queue: queue.Queue[Optional[list[str]]] = queue.Queue(maxsize=_AHEAD)
+        self._thread = threading.Thread(target=self._run, name="ryft-instrument-send", daemon=True)
+        self._thread.start()
 
     def add(self, line: str) -> Optional[str]:
         """Queue one record; returns why sending must stop, if it must."""
         self.batch.append(line)
-        return self.send() if len(self.batch) >= self.config.batch_size else None
+        if len(self.batch) >= self.config.batch_size:
+            self._queue.put(self.batch)
+            self.batch = []
+        return self.why()
 
-    def send(self) -> Optional[str]:
-        batch, self.batch = self.batch, []
-        for chunk in _chunks(batch, MAX_BODY_BYTES):
-            # The exporter's delivery of already-serialised records (retries, splitting, pauses, counters).
-            self.exporter._deliver(chunk)
-            for name, why in _FATAL.items():
-                if counters.value(name):
-                    return why
-        return None
+    def why(self) -> Optional[str]:
+        return None if self.stopped is None else _STOPS.get(self.stopped, self.stopped.replace("_", " "))
+
+    def finish(self, timeout: Optional[float] = None) -> Optional[str]:
+        """Send what is left and wait for the thread (at most ``timeout`` seconds after an interruption)."""
+        if self.batch:
+            self._queue.put(self.batch)
+            self.batch = []
+        self._queue.put(None)
+        self._thread.join(timeout)
+        return self.why()
+
+    def _run(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            for chunk in _chunks(batch, MAX_BODY_BYTES):
+                if self.stopped is None and not self.cancelled:
+                    # The exporter's own delivery of serialised records: retries, backoff, Retry-After, splitting.
+                    self.exporter._deliver(chunk, self._give_up, False)
+                else:
+                    self.not_sent += len(chunk)
+
+    def _give_up(self, lines: list[str], reason: str) -> None:
+        self.not_sent += len(lines)
+        self.stopped = self.stopped or reason
 
     @staticmethod
     def delivered() -> int:
         return counters.value("sent")
-
-    def close(self) -> None:
-        self.exporter.stop(0.0)
 
 
 class _Progress:
@@ -158,17 +188,21 @@ def send_file(path: str, *, dry_run: bool = False, progress: str = "auto") -> in
             if sender is not None:
                 why = sender.add(raw.decode("utf-8").strip())
                 if why:
+                    sender.finish()
                     tally.stopped_at, tally.stopped_why = number, why
                     break
             meter.update(tally, position, None if sender is None else sender.delivered())
         else:
             if sender is not None:
-                why = sender.send()
+                why = sender.finish()
                 if why:
                     tally.stopped_at, tally.stopped_why = tally.lines, why
-    finally:
+    except KeyboardInterrupt:
+        tally.stopped_at, tally.stopped_why = tally.lines, "interrupted"
         if sender is not None:
-            sender.close()
+            sender.cancelled = True
+            sender.finish(timeout=2.0)
+    finally:
         if stream is not sys.stdin.buffer:
             stream.close()
         logs.log.removeHandler(handler)
@@ -206,11 +240,13 @@ def _summary(name: str, tally: Tally, sender: Optional[_Sender], config: Config,
         "; %s retried" % _n(retried) if retried else ""))
     missing = tally.valid - delivered
     if tally.stopped_at is not None:
-        print("%s: error: stopped at line %d: %s" % (PROG, tally.stopped_at, tally.stopped_why), file=sys.stderr)
+        print("%s: error: stopped at line %d (later lines were not read): %s"
+              % (PROG, tally.stopped_at, tally.stopped_why), file=sys.stderr)
     if missing > 0:
-        reasons = ", ".join("%s %s" % (_n(counters.value(key)), text) for key, text in _LOSSES.items()
-                            if counters.value(key))
-        print("NOT delivered: %s valid records%s" % (_n(missing), " (%s)" % reasons if reasons else ""))
+        reasons = ["%s %s" % (_n(counters.value(key)), text) for key, text in _REFUSED.items() if counters.value(key)]
+        if sender.not_sent:
+            reasons.append("%s not sent when sending stopped" % _n(sender.not_sent))
+        print("NOT delivered: %s valid records%s" % (_n(missing), " (%s)" % ", ".join(reasons) if reasons else ""))
     return 1 if missing > 0 or tally.invalid else 0
 
 
