@@ -26,12 +26,12 @@ _cache: Dict[object, str] = {}
 # left out) at C speed, with dotted names as one token to keep the count low. Dollar-quoted bodies and nested
 # comments (which need a back-reference or counting) send the text to the token-by-token path instead.
 _FAST = re.compile(
-    r"""\s*([^\W\d][\w$]*(?:\.[^\W\d][\w$]*)*(?![\w$'&.])|[(),=?]|--[^\n]*|/\*M?!\d*|\*/"""
+    r"""\s*([^\W\d][\w$]*(?:\.[^\W\d][\w$]*)*(?![\w$'&])|[(),]|--[^\n]*|/\*M?!\d*|\*/"""
     r"""|/\*[^*/]*(?:(?:\*(?!/)|/(?!\*))[^*/]*)*\*/|/\*"""
     r"""|[Ee]'[^'\\]*(?:(?:\\[\s\S]|'')[^'\\]*)*'?|(?:[XxBbNnRr]|[Uu]&)?'[^']*(?:''[^']*)*'?"""
     r"""|\$(?:[^\W\d]\w*)?\$|"[^"]*(?:""[^"]*)*"?|`[^`]*(?:``[^`]*)*`?|\[[^\W\d][\w $#@]*\]"""
     r"""|0[xX][0-9A-Fa-f]+|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"""
-    r"""|\?\d*|%s|%\(\w+\)s|:[^\W\d]\w*|\$\d+|@@?[\w$.]+|::|:=|=>|<=|>=|<>|!=|\|\||->>|->|[\s\S])"""
+    r"""|\?\d*|%s|%\(\w+\)s|:[^\W\d]\w*|\$\d+|@@?[\w$.]+|::|:=|=>|<=|>=|<>|!=|\|\||->>|->|\S)"""
 )
 
 KEYWORDS = frozenset(
@@ -125,7 +125,26 @@ def _fingerprint(sql: str) -> str:
     try:
         return _render(_FAST.findall(sql), True)
     except _Slow:
-        return _render([sql[start:end] for _, start, end in tokens(sql)], False)
+        return _render(_slow_parts(sql), False)
+
+
+def _slow_parts(sql: str) -> List[str]:
+    """Raw tokens from the full tokenizer, dotted names joined into one as the fast pattern reads them."""
+    parts: List[str] = []
+    dotted = False  # parts[-1] is a name that the next adjacent "." and name continue
+    last_end = -1
+    for kind, start, end in tokens(sql):
+        text = sql[start:end]
+        if dotted and start == last_end and (
+            (kind == "w" and parts[-1][-1] == ".")
+            or (text == "." and end < len(sql) and (sql[end].isalpha() or sql[end] == "_"))
+        ):
+            parts[-1] += text
+        else:
+            parts.append(text)
+            dotted = kind == "w"
+        last_end = end
+    return parts
 
 
 def fingerprint(sql: Union[str, bytes]) -> str:

@@ -1,0 +1,130 @@
+"""fingerprint() groups statements that differ only in values; redact_literals() masks literals and nothing else."""
+
+from __future__ import annotations
+
+import random
+import sys
+
+import pytest
+
+from ryft_instrument.fingerprint import clear_cache, fingerprint, redact_literals
+from tests.test_classify import CORPUS_ENTRIES
+
+fingerprint_module = sys.modules["ryft_instrument.fingerprint"]
+
+
+@pytest.mark.parametrize("a,b", [
+    ("SELECT * FROM t WHERE id IN (?, ?)", "SELECT * FROM t WHERE id IN (?, ?, ?)"),
+    ("SELECT * FROM t WHERE id IN (1, 2)", "select * from t where id in (3)"),
+    ("SELECT * FROM t WHERE id IN (%s, %s)", "SELECT * FROM t WHERE id IN (%(a)s, %(b)s, %(c)s)"),
+    ("SELECT * FROM t WHERE id = $1", "SELECT * FROM t WHERE id = :id"),
+    ("SELECT * FROM t WHERE name = 'bob'", "SELECT  *  FROM t\n\tWHERE name = 'alice' -- tail"),
+    ("SELECT * FROM t WHERE x = 1.5e3", "SELECT * FROM t WHERE x = -2"),
+    ("SELECT * FROM t WHERE a = E'it\\'s'", "SELECT * FROM t WHERE a = $$x$$"),
+    ("INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y'), (3, 'z')", "INSERT INTO t (a, b) VALUES (4, 'w')"),
+    ("INSERT INTO t (a, b) VALUES (?, ?), (?, ?)", "INSERT INTO t (a, b) VALUES (?, ?)"),
+    ("SELECT * FROM t WHERE (a, b) IN ((1, 2), (3, 4))", "SELECT * FROM t WHERE (a, b) IN ((5, 6))"),
+    ("SELECT * FROM t /* app=x */ WHERE a = 1;", "/* other */ SELECT * FROM t WHERE a = 2"),
+    ("SELECT * FROM t WHERE a = ANY(ARRAY[1, 2])", "SELECT * FROM t WHERE a = ANY(ARRAY[3, 4])"),
+    ("SELECT * FROM t LIMIT 10 OFFSET 20", "SELECT * FROM t LIMIT 5 OFFSET 0"),
+    ("SELECT x'ff', N'abc', B'101'", "SELECT X'00', n'zz', b'1'"),
+])
+def test_equal_when_only_values_differ(a: str, b: str) -> None:
+    assert fingerprint(a) == fingerprint(b)
+
+
+@pytest.mark.parametrize("a,b", [
+    ("SELECT * FROM t WHERE a = ?", "SELECT * FROM u WHERE a = ?"),
+    ("SELECT a FROM t", "SELECT b FROM t"),
+    ('SELECT * FROM "T"', 'SELECT * FROM "t"'),
+    ("SELECT * FROM t WHERE a = ? AND b = ?", "SELECT * FROM t WHERE a = ? OR b = ?"),
+    ("SELECT * FROM t WHERE a IN (?)", "SELECT * FROM t WHERE a NOT IN (?)"),
+    ("INSERT INTO t (a) VALUES (?)", "INSERT INTO t (a, b) VALUES (?, ?)"),
+    ("SELECT a - 1 FROM t", "SELECT a FROM t"),
+])
+def test_different_when_structure_differs(a: str, b: str) -> None:
+    assert fingerprint(a) != fingerprint(b)
+
+
+def test_shape_of_the_result() -> None:
+    assert fingerprint("select id from users where id in (1, 2, 3) and name = 'bob' -- c") == \
+        "SELECT id FROM users WHERE id IN (?) AND name = ?"
+    assert fingerprint("insert into t values (1, 'a'), (2, 'b');") == "INSERT INTO t VALUES (?, ?)"
+    assert fingerprint("SELECT count(*) FROM t") == "SELECT count(*) FROM t"
+    assert fingerprint("/*!40101 SET NAMES utf8mb4 */") == "SET NAMES utf8mb4"
+    assert fingerprint("SELECT x::int FROM \"Users\" WHERE a.b = @v") == 'SELECT x::int FROM "Users" WHERE a.b = @v'
+
+
+def test_comments_and_dollar_bodies_never_leak_into_the_fingerprint() -> None:
+    assert fingerprint("SELECT /* a /* nested */ secret */ 1") == "SELECT ?"
+    assert fingerprint("SELECT $tag$ secret $tag$, $$ other $$") == "SELECT ?, ?"
+    assert fingerprint("SELECT 'unterminated secret") == "SELECT ?"
+
+
+@pytest.mark.parametrize("value", [b"SELECT 1", b"\xff\xfe SELECT 'x'", "", "   ", "-- c", ";", "(((", ")))", "'",
+                                   "/*", "$$", "\ud800", None, 42])
+def test_never_raises(value: object) -> None:
+    assert isinstance(fingerprint(value), str)  # type: ignore[arg-type]
+
+
+def test_every_corpus_statement_fingerprints_and_is_stable() -> None:
+    clear_cache()
+    for sql, _, source in CORPUS_ENTRIES:
+        once = fingerprint(sql)
+        assert isinstance(once, str), source
+        clear_cache()
+        assert fingerprint(sql) == once, source
+        assert fingerprint(once) == once, source  # a fingerprint is its own fingerprint
+
+
+def test_literal_values_never_reach_the_fingerprint() -> None:
+    rng = random.Random(7)
+    for _ in range(200):
+        secret = "s%08d" % rng.randrange(10**8)
+        number = rng.randrange(10**9)
+        sql = "SELECT * FROM t WHERE a = '%s' AND b = %d AND c IN (%d, %d)" % (secret, number, number + 1, number + 2)
+        text = fingerprint(sql)
+        assert secret not in text and str(number) not in text
+        assert text == "SELECT * FROM t WHERE a = ? AND b = ? AND c IN (?)"
+
+
+def test_fast_and_token_paths_agree() -> None:
+    for sql, _, source in CORPUS_ENTRIES:
+        try:
+            fast = fingerprint_module._render(fingerprint_module._FAST.findall(sql), True)
+        except fingerprint_module._Slow:  # dollar bodies and nested comments take the token path only
+            continue
+        assert fingerprint_module._render(fingerprint_module._slow_parts(sql), False) == fast, source
+
+
+def test_cache_is_bounded() -> None:
+    clear_cache()
+    for i in range(fingerprint_module._CACHE_MAX * 2 + 5):
+        fingerprint("SELECT c%d FROM t" % i)
+    assert len(fingerprint_module._cache) <= fingerprint_module._CACHE_MAX
+
+
+@pytest.mark.parametrize("sql,expected", [
+    ("SELECT * FROM t WHERE a = 'secret' AND b = 42", "SELECT * FROM t WHERE a = ? AND b = ?"),
+    ("SELECT * FROM t WHERE a = 'it''s' AND b = 1.5e3", "SELECT * FROM t WHERE a = ? AND b = ?"),
+    ("SELECT * FROM t WHERE a = 'it\\'s secret'", "SELECT * FROM t WHERE a = ?"),
+    ("SELECT E'x\\'y', $$body$$, $q$ body $q$, X'ff', N'n'", "SELECT ?, ?, ?, ?, ?"),
+    ("SELECT t1.c2 FROM t1 WHERE id = ? AND x = %s AND y = %(name)s AND z = :name AND w = $1 AND v = @var",
+     "SELECT t1.c2 FROM t1 WHERE id = ? AND x = %s AND y = %(name)s AND z = :name AND w = $1 AND v = @var"),
+    ('SELECT "col 1", `col2`, [col 3] FROM "T"', 'SELECT "col 1", `col2`, [col 3] FROM "T"'),
+    ("  select\n\t1 -- keep this comment\n", "  select\n\t? -- keep this comment\n"),
+    ("SELECT x::int, a[1] FROM t", "SELECT x::int, a[?] FROM t"),
+    ("SELECT 'unterminated secret", "SELECT ?"),
+    ("/* a /* b */ c */ SELECT 1", "/* a /* b */ c */ SELECT ?"),
+])
+def test_redact_literals(sql: str, expected: str) -> None:
+    assert redact_literals(sql) == expected
+
+
+def test_redaction_keeps_everything_but_literals() -> None:
+    for sql, _, source in CORPUS_ENTRIES:
+        redacted = redact_literals(sql)
+        assert isinstance(redacted, str), source
+        assert redact_literals(redacted) == redacted, source  # idempotent
+        if "'" not in sql and "$" not in sql and not any(ch.isdigit() for ch in sql):
+            assert redacted == sql, source
