@@ -77,9 +77,19 @@ def build_context(dialect: Any, url: Any) -> dict[str, str]:
         catalog=catalog,
         schema=schema,
         user=url.username,
-        serverVersion=version_text(getattr(dialect, "server_version_info", None)),
+        serverVersion=_server_version(name, dialect, url),
         userAgent=user_agent([(driver, driver_version), ("sqlalchemy", _SQLALCHEMY.partition("/")[2])]),
     )
+
+
+def _server_version(name: str, dialect: Any, url: Any) -> Optional[str]:
+    """The dialect's version; for trino the coordinator's ``/v1/info``, since reading the trino dialect's
+    ``server_version_info`` runs ``SELECT version()`` (SPEC §4)."""
+    if name == "trino":
+        from .dbapi_trino import sqlalchemy_server_version
+
+        return sqlalchemy_server_version(dialect, url)
+    return version_text(getattr(dialect, "server_version_info", None))
 
 
 def _session(cursor: Any) -> Optional[int]:
