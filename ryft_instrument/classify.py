@@ -434,7 +434,7 @@ def query_type(sql: Union[str, bytes, None]) -> Optional[str]:
         found = _cache.get(sql, _MISSING)
     except Exception:  # unhashable (bytearray, memoryview): classify without caching
         found = _MISSING
-        sql = _text(sql)  # type: ignore[assignment]
+        sql = _text(sql)
     if found is not _MISSING:
         return found  # type: ignore[return-value]
     try:
@@ -444,8 +444,8 @@ def query_type(sql: Union[str, bytes, None]) -> Optional[str]:
     if len(_cache) >= _CACHE_MAX:
         _cache.clear()
     if sql is not None:
-        _cache[sql] = found  # type: ignore[index]
-    return found  # type: ignore[return-value]
+        _cache[sql] = found
+    return found
 
 
 def clear_cache() -> None:
@@ -458,11 +458,11 @@ def clear_cache() -> None:
 
 _MAX_SESSIONS = 256
 _MAX_NAMES = 256
-_sessions: "OrderedDict[Hashable, OrderedDict[str, str]]" = OrderedDict()
+_sessions: OrderedDict[Hashable, OrderedDict[str, str]] = OrderedDict()
 _sessions_lock = threading.Lock()
 # text → ("prepare", name, type) | ("execute", name, "") | ("deallocate", name or "", "") | None
 _PrepInfo = Optional[Tuple[str, str, str]]
-_prepared_info: Dict[str, _PrepInfo] = {}
+_prepared_info: Dict[object, _PrepInfo] = {}
 
 
 def _name(sql: str, tok: Token) -> str:
@@ -520,16 +520,18 @@ def classify_statement(sql: Union[str, bytes, None], session: Optional[Hashable]
     if found != DATA_DEFINITION or session is None:
         return found
     try:
-        info = _prepared_info.get(sql, _MISSING)  # type: ignore[call-overload]
-        if info is _MISSING:
+        key: object = sql
+        if key in _prepared_info:
+            info = _prepared_info[key]
+        else:
             text = _text(sql)
             info = _parse_prepared(text) if text is not None else None
             if len(_prepared_info) >= _CACHE_MAX:
                 _prepared_info.clear()
-            _prepared_info[sql] = info  # type: ignore[index]
+            _prepared_info[key] = info
         if info is None:
             return found
-        action, name, inner = info  # type: ignore[misc]
+        action, name, inner = info
         with _sessions_lock:
             names = _sessions.get(session)
             if action == "execute":

@@ -220,7 +220,7 @@ def _from_sqlite(code: Optional[int], name: Optional[str], message: str) -> Opti
         return None
     named = _SQLITE[primary]
     if named is None:
-        return _external(name or "SQLITE_%d" % code, code)
+        return _external(name or "SQLITE_%s" % code, code)
     return _code(*named)
 
 

@@ -53,7 +53,7 @@ _TUPLE_LIST = re.compile(r"\bIN \((\([^()]*\))(?:, \1)+\)")
 _ROWS = re.compile(r"\bVALUES (\([^()]*\))(?:, \1)+")
 
 
-class _Slow(Exception):
+class _SlowPathError(Exception):
     """The fast path met a dollar-quoted body or a nested comment."""
 
 
@@ -91,15 +91,15 @@ def _render(parts: List[str], fast: bool) -> str:
                 out[-1] += "("
             else:
                 append("(")
-        elif c == "-" and tok[:2] == "--" or c == "*" and tok == "*/":
+        elif (c == "-" and tok[:2] == "--") or (c == "*" and tok == "*/"):
             continue
         elif c == "/" and tok[:2] == "/*":
             if fast and tok == "/*":
-                raise _Slow
+                raise _SlowPathError
             continue
         elif c == "$" and len(tok) > 1:
             if fast and tok[-1] == "$":
-                raise _Slow
+                raise _SlowPathError
             append("?")
         elif c in "%:" and len(tok) > 1 and tok[1] not in ":=":
             append("?")
@@ -124,7 +124,7 @@ def _render(parts: List[str], fast: bool) -> str:
 def _fingerprint(sql: str) -> str:
     try:
         return _render(_FAST.findall(sql), True)
-    except _Slow:
+    except _SlowPathError:
         return _render(_slow_parts(sql), False)
 
 
