@@ -288,7 +288,6 @@ class Router:
             return (yield)
         if when == "setup":
             self.recording.refresh()
-            self.setup_starts(item)
         profile = _profile()
         profile.route(phases[when], self.tags(item))
         try:
@@ -297,9 +296,6 @@ class Router:
             profile.route(self.outside, self.tags(None))
         self.phase_done(item, when)
         return result
-
-    def setup_starts(self, item: pytest.Item) -> None:
-        """Called before the test's fixtures are set up."""
 
     def phase_done(self, item: pytest.Item, when: str) -> None:
         if when == "teardown":
@@ -382,12 +378,10 @@ class Profiler(Router):
             budgets.update((k, v) for k, v in mark.kwargs.items() if k != "count_transactions")
         return Limits(budgets, count_transactions)
 
-    def setup_starts(self, item: pytest.Item) -> None:
-        problem = item.stash[_LIMITS].problem
-        if problem:
-            pytest.fail(problem, pytrace=False)
-
     def phase_done(self, item: pytest.Item, when: str) -> None:
+        problem = item.stash[_LIMITS].problem
+        if when == "setup" and problem:
+            pytest.fail(problem, pytrace=False)
         if when != "call":
             return
         profile = _profile()
@@ -398,8 +392,7 @@ class Profiler(Router):
         item.stash[_LIMITS] = limits._replace(call_summary=summary)
         if not found:
             return
-        message = profile.breach_message("ryft: database budget exceeded in %s" % item.nodeid, found, summary,
-                                         self._width())
+        message = profile.breach_message("ryft: database budget exceeded in %s" % item.nodeid, found, summary)
         if self.settings.mode == "fail":
             pytest.fail(message, pytrace=False)
         item.warn(RyftBudgetWarning(message))
