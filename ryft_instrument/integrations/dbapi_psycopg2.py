@@ -101,6 +101,7 @@ def _connection_namespace(base: type) -> dict[str, Any]:
 
 
 def wrap(connection: Any, tags: Optional[list[str]]) -> Any:
+    _teach_extras()
     _teach_c_functions()
     return Psycopg2Connection(connection, _context(connection), recorder_for(tags))
 
@@ -108,6 +109,7 @@ def wrap(connection: Any, tags: Optional[list[str]]) -> Any:
 def _connect(connect: Callable[..., Any]) -> Callable[..., Any]:
     def connect_instrumented(dsn: Any = None, connection_factory: Any = None, cursor_factory: Any = None,
                              **kwargs: Any) -> Any:
+        _teach_extras()
         factory = recording_subclass(connection_factory or psycopg2.extensions.connection, "psycopg2",
                                      _connection_namespace)
         connection = connect(dsn, connection_factory=factory, cursor_factory=cursor_factory, **kwargs)
@@ -152,13 +154,16 @@ def _teach_c_functions() -> None:
                     patch_function(module, function, _unwrapping)
 
 
-def patch(module: Any) -> None:
-    patch_function(psycopg2, "connect", _connect)
+def _teach_extras() -> None:
+    """``execute_values``/``execute_batch`` record their template; left in place (a no-op for cursors that are not
+    ours) as long as the process lives, since instrumented connections outlive ``uninstrument_dbapi``."""
     for name in ("execute_values", "execute_batch"):
         patch_function(psycopg2.extras, name, _template)
 
 
+def patch(module: Any) -> None:
+    patch_function(psycopg2, "connect", _connect)
+
+
 def unpatch(module: Any) -> None:
     unpatch_function(psycopg2, "connect")
-    for name in ("execute_values", "execute_batch"):
-        unpatch_function(psycopg2.extras, name)
