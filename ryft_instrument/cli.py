@@ -19,8 +19,8 @@ DESCRIPTION = """\
 Every SQL statement your Python program runs, in Ryft's Query Explorer.
 
 Start with:  ryft-instrument demo
-Then:        RYFT_INGEST_TOKEN=... ryft-instrument [--tags T,...] [--service NAME] python app.py
-             (runs any command with its SQL statements recorded, no code change)
+Then:        RYFT_INGEST_TOKEN=... ryft-instrument [--tags T,...] [--service NAME] [--sitecustomize] python app.py
+             (runs any command with the SQL statements of its Python processes recorded, no code change)
 """
 EPILOG = "Configuration comes from RYFT_* environment variables; `ryft-instrument check` shows what is in effect."
 
