@@ -57,6 +57,7 @@ _DRIVER_MODULES = {
     "psycopg2": "dbapi_psycopg2",
     "pymysql": "dbapi_pymysql",
     "duckdb": "dbapi_duckdb",
+    "_duckdb": "dbapi_duckdb",  # the module DuckDB's connection class reports
     "trino": "dbapi_trino",
 }
 

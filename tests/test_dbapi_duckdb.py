@@ -1,0 +1,70 @@
+"""DuckDB, embedded: connections, cursors, module-level ``duckdb.execute/sql/query``, lazy relations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ryft_instrument
+from ryft_instrument.testing import IngestServer
+
+duckdb = pytest.importorskip("duckdb")
+
+
+def _records(ingest: IngestServer, count: int) -> list[dict[str, Any]]:
+    assert ryft_instrument.flush(5)
+    records = ingest.wait_for(count)
+    assert not ingest.invalid
+    return records
+
+
+def test_duckdb_connection_cursor_and_module_functions(ingest: IngestServer, tmp_path: Path) -> None:
+    ryft_instrument.instrument_dbapi(duckdb)
+    try:
+        conn = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+        assert isinstance(conn, duckdb.DuckDBPyConnection)
+        with conn:
+            assert conn.execute("CREATE TABLE t (id INTEGER, name VARCHAR)") is conn
+            conn.executemany("INSERT INTO t VALUES (?, ?)", [(1, "secret-one"), (2, "secret-two")])
+            cur = conn.cursor()
+            assert cur.execute("SELECT id FROM t WHERE name <> ? ORDER BY id", ["secret-x"]).fetchall() == [(1,),
+                                                                                                            (2,)]
+            with pytest.raises(duckdb.CatalogException):
+                cur.execute("SELECT * FROM missing_table")
+        assert duckdb.execute("SELECT 42").fetchall() == [(42,)]
+        assert duckdb.sql("SELECT 43").fetchall() == [(43,)]
+    finally:
+        ryft_instrument.uninstrument_dbapi(duckdb)
+    records = _records(ingest, 6)
+    assert [(r["query"], r["queryState"]) for r in records] == [
+        ("CREATE TABLE t (id INTEGER, name VARCHAR)", "FINISHED"),
+        ("INSERT INTO t VALUES (?, ?)", "FINISHED"),
+        ("SELECT id FROM t WHERE name <> ? ORDER BY id", "FINISHED"),
+        ("SELECT * FROM missing_table", "FAILED"),
+        ("SELECT 42", "FINISHED"),
+        ("SELECT 43", "FINISHED"),
+    ]
+    assert "secret" not in repr(records)
+    assert records[0]["context"]["catalog"] == "warehouse" and records[4]["context"]["catalog"] == "memory"
+    assert records[0]["context"]["serverVersion"] == duckdb.__version__
+    failure = records[3]["failureInfo"]
+    first = failure[0] if isinstance(failure, list) else failure
+    assert first["failureType"].endswith("CatalogException")
+
+
+def test_lazy_relation_duration_is_the_sql_call(ingest: IngestServer) -> None:
+    """``conn.sql()`` of a query returns a relation before running it: its record (made at the call, FINISHED)
+    covers planning, not the fetch. A statement that is not a query runs inside the call."""
+    conn = ryft_instrument.instrument_connection(duckdb.connect())
+    conn.sql("CREATE TABLE big AS SELECT range AS x FROM range(10)")
+    relation = conn.sql("SELECT sum(x) FROM big")
+    (created, planned) = _records(ingest, 2)
+    assert planned["query"] == "SELECT sum(x) FROM big" and planned["queryState"] == "FINISHED"
+    assert relation.fetchall() == [(45,)]  # runs now; no further record
+    with pytest.raises(duckdb.ParserException):
+        conn.sql("SELEC nonsense")
+    records = _records(ingest, 3)
+    assert len(records) == 3 and records[2]["queryState"] == "FAILED"
+    assert created["context"]["queryType"] == "INSERT"  # CREATE TABLE … AS query
