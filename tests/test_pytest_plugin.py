@@ -312,7 +312,8 @@ def test_duckdb_and_sqlite3_connections_are_profiled(pytester: pytest.Pytester) 
     """)
     result = pytester.runpytest("--ryft", "--ryft-json=ryft.json")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*max_similar=3 exceeded by 2*", "*5 × * ms  test_raw.py:11  INSERT INTO t VALUES (?)"])
+    result.stdout.fnmatch_lines(["*max_similar=3 exceeded by 2*",
+                                 "*5 × * ms  test_raw.py:11  INSERT INTO t VALUES (?)"])
     report = _json(pytester)
     assert _test(report, "test_duck")["by_type"] == {"INSERT": 5, "DATA_DEFINITION": 1}
     assert _test(report, "test_lite")["queries"] == 1
