@@ -34,6 +34,10 @@ TARGETS = {
     "trino.dbapi": "trino",
 }
 
+# A target inside a package (trino.dbapi) can finish importing while its package is still initialising (trino's
+# __init__ imports dbapi): its integration, which reads the package, then waits for the package to finish.
+_WATCHED = frozenset(TARGETS) | {name.rpartition(".")[0] for name in TARGETS if "." in name}
+
 # The same spellings of "off" as config._bool; the .pth line repeats them so it can decide without importing us.
 _OFF = ("", "0", "false", "no", "off")
 
@@ -54,8 +58,26 @@ def start() -> None:
     sys.meta_path.insert(0, _finder)
     for name in TARGETS:
         module = sys.modules.get(name)
-        if module is not None:
+        if module is not None and not _initializing(name.rpartition(".")[0]):
             _instrument(name, module)
+
+
+def _initializing(package: str) -> bool:
+    """Whether ``package`` is being imported right now (importlib marks its spec while it executes)."""
+    spec = getattr(sys.modules.get(package), "__spec__", None) if package else None
+    return bool(getattr(spec, "_initializing", False))
+
+
+def _loaded(name: str, module: ModuleType) -> None:
+    """``name`` has finished executing: instrument it if it is a target whose package is ready, and the targets
+    inside it that were waiting for it."""
+    if name in TARGETS and not _initializing(name.rpartition(".")[0]):
+        _instrument(name, module)
+    prefix = name + "."
+    for target in TARGETS:
+        inner = sys.modules.get(target) if target.startswith(prefix) else None
+        if inner is not None:
+            _instrument(target, inner)
 
 
 def _stop() -> None:
@@ -106,7 +128,7 @@ def _instrument(name: str, module: ModuleType) -> None:
 
 
 class _Finder:
-    """A ``sys.meta_path`` finder that finds nothing itself: for a target module it asks the finders behind it and
+    """A ``sys.meta_path`` finder that finds nothing itself: for a watched module it asks the finders behind it and
     hands back their spec with the loader wrapped."""
 
     def __init__(self) -> None:
@@ -115,7 +137,7 @@ class _Finder:
         self._busy: set[str] = set()
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if fullname not in TARGETS or fullname in self._busy:
+        if fullname not in _WATCHED or fullname in self._busy:
             return None
         self._busy.add(fullname)
         try:
@@ -163,4 +185,4 @@ class _Loader:
         if getattr(module, "__loader__", None) is self:
             module.__loader__ = loader
         loader.exec_module(module)
-        _instrument(self.name, module)
+        _loaded(self.name, module)
