@@ -17,8 +17,8 @@ from typing import Any, Callable, Dict, List
 
 from ryft_instrument.classify import clear_cache as clear_classify_cache
 from ryft_instrument.classify import query_type
-from ryft_instrument.fingerprint import clear_cache as clear_fingerprint_cache
-from ryft_instrument.fingerprint import fingerprint
+from ryft_instrument.fingerprinting import clear_cache as clear_fingerprint_cache
+from ryft_instrument.fingerprinting import fingerprint
 
 from ._common import Timed, compare
 

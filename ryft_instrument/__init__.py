@@ -148,6 +148,6 @@ def query_type(sql: Union[str, bytes, None]) -> Optional[str]:
 
 def fingerprint(sql: Union[str, bytes]) -> str:
     """``sql`` with literals replaced and ``IN (…)`` lists collapsed, for grouping repeated statements."""
-    from .fingerprint import fingerprint as fp
+    from .fingerprinting import fingerprint as fp
 
     return fp(sql)

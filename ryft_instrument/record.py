@@ -8,7 +8,7 @@ from itertools import count
 from typing import Any, Optional
 
 from .classify import classify_statement
-from .fingerprint import redact_literals
+from .fingerprinting import redact_literals
 
 
 class QueryIds:

@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from ryft_instrument.fingerprint import clear_cache, fingerprint, redact_literals
+from ryft_instrument.fingerprinting import clear_cache, fingerprint, redact_literals
 from tests.test_classify import CORPUS_ENTRIES
 
-fingerprint_module = sys.modules["ryft_instrument.fingerprint"]
+fingerprint_module = sys.modules["ryft_instrument.fingerprinting"]
 
 
 @pytest.mark.parametrize("a,b", [
