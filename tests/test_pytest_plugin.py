@@ -4,6 +4,7 @@ through what a user sees: the terminal, test outcomes, the JSON profile, baselin
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -505,7 +506,7 @@ def test_the_example_suite_runs(tmp_path: Path) -> None:
     example = Path(__file__).parent.parent / "examples" / "pytest_suite"
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--ryft-json", str(tmp_path / "ryft.json")],
-        cwd=example, capture_output=True, text=True, timeout=120,
+        cwd=example, capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "= ryft: database statements =" in result.stdout
