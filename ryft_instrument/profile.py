@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any, Iterator, NamedTuple, Optional, Union
 
 from .classify import query_type
-from .fingerprint import fingerprint
+from .fingerprinting import fingerprint
 from .sqllex import next_token
 from .tagging import current_tags
 
