@@ -12,7 +12,8 @@ import ryft_instrument
 from ryft_instrument.testing import IngestServer
 
 psycopg = pytest.importorskip("psycopg")
-psycopg2 = pytest.importorskip("psycopg2")
+pytest.importorskip("psycopg2")
+import psycopg2  # noqa: E402
 import psycopg2.extensions  # noqa: E402
 import psycopg2.extras  # noqa: E402
 
