@@ -109,7 +109,6 @@ def wrap(connection: Any, tags: Optional[list[str]]) -> Any:
 def _connect(connect: Callable[..., Any]) -> Callable[..., Any]:
     def connect_instrumented(dsn: Any = None, connection_factory: Any = None, cursor_factory: Any = None,
                              **kwargs: Any) -> Any:
-        _teach_extras()
         factory = recording_subclass(connection_factory or psycopg2.extensions.connection, "psycopg2",
                                      _connection_namespace)
         connection = connect(dsn, connection_factory=factory, cursor_factory=cursor_factory, **kwargs)
@@ -162,6 +161,7 @@ def _teach_extras() -> None:
 
 
 def patch(module: Any) -> None:
+    _teach_extras()  # now, before the program's own ``from psycopg2.extras import execute_values`` runs
     patch_function(psycopg2, "connect", _connect)
 
 
