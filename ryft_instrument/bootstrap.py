@@ -3,9 +3,13 @@
 Interpreter start must stay cheap (PRIOR_ART 30–32), so this module imports nothing that is not already loaded
 (``os``, ``sys``; not even ``typing``). ``start()`` only puts a small finder at the head of ``sys.meta_path``; the
 finder lets every import through untouched except the target modules below, whose loader it wraps so that we hear
-when the module has finished executing. Only then is the real work loaded: the configuration (checked once, here),
-the SQLAlchemy hooks, wrapt for the DB-API proxies. A program that imports no database module pays for the finder
-and nothing else.
+when the module has finished executing. Only then is the real work loaded: the configuration, the SQLAlchemy hooks,
+wrapt for the DB-API proxies. A program that imports no database module pays for the finder and nothing else.
+
+The configuration is read and checked when the first target is imported, not at start (``config`` pulls in
+``dataclasses`` and ``inspect``, several milliseconds): a bad ``RYFT_*`` value is then one line on stderr (or the
+``ryft_instrument`` logger when the application has configured logging), the hooks are removed, and the program
+runs uninstrumented. ``RYFT_DISABLED`` removes them the same way.
 
 ``.pth`` files can run twice per start inside a venv (CPython #75723): ``start()`` is idempotent.
 """
@@ -44,15 +48,15 @@ _OFF = ("", "0", "false", "no", "off")
 _finder: Optional[_Finder] = None
 
 
-def switched_on() -> bool:
-    """True when ``RYFT_INSTRUMENT`` asks for zero-code instrumentation (a bad value is reported later, once)."""
+def _switched_on() -> bool:
+    """True unless ``RYFT_INSTRUMENT`` is unset or off; a value that is neither on nor off is reported later."""
     return os.environ.get("RYFT_INSTRUMENT", "").strip().lower() not in _OFF
 
 
 def start() -> None:
     """Install the post-import hooks and instrument the target modules already imported. Cheap and idempotent."""
     global _finder
-    if _finder is not None or not switched_on():
+    if _finder is not None or not _switched_on():
         return
     _finder = _Finder()
     sys.meta_path.insert(0, _finder)
@@ -152,8 +156,10 @@ class _Finder:
         return spec
 
     def _real_spec(self, fullname: str, path: Any, target: Any) -> Any:
-        for finder in sys.meta_path:
-            find = getattr(finder, "find_spec", None) if finder is not self else None
+        """What the finders behind us say, as the import system would have asked them."""
+        finders = sys.meta_path
+        for finder in finders[finders.index(self) + 1:]:
+            find = getattr(finder, "find_spec", None)
             if find is not None:
                 spec = find(fullname, path, target)
                 if spec is not None:

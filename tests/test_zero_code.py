@@ -399,11 +399,13 @@ def test_sitecustomize_mode_where_pth_files_are_not_processed(tmp_path: Path, se
     """The package and its dependencies on PYTHONPATH (as ``pip --target`` leaves them), run by the base
     interpreter: no site directory holds our .pth, so only ``--sitecustomize`` activates, and the application's
     own sitecustomize still runs."""
+    if sys.prefix == sys.base_prefix:
+        pytest.skip("needs a venv: its base interpreter is one whose site directories do not hold our .pth")
     own = tmp_path / "own"
     own.mkdir()
     (own / "sitecustomize.py").write_text("import os\nos.environ['APP_SITECUSTOMIZE'] = 'ran'\n")
     app = script(tmp_path, SQLITE_APP + "\nimport os\nprint(os.environ.get('APP_SITECUSTOMIZE'))\n")
-    base = getattr(sys, "_base_executable", sys.executable)
+    base = getattr(sys, "_base_executable", os.path.join(sys.base_prefix, "bin", "python3"))
     env = child_env(server, PYTHONPATH=os.pathsep.join([str(own), str(REPO), str(SITE_PACKAGES)]))
 
     plain = run(launcher(base, str(app), str(tmp_path / "a.sqlite")), env, tmp_path)
