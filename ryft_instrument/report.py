@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from .fingerprint import fingerprint
+from .fingerprinting import fingerprint
 from .schema import validate_record
 
 TOP = 10
