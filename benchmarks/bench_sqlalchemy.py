@@ -1,0 +1,99 @@
+"""SQLAlchemy ``SELECT 1`` on SQLite: plain vs ryft-instrument vs OpenTelemetry's SQLAlchemy instrumentation.
+
+Application-thread time per statement (SPEC §8: ≤ 1.5 µs added). ryft-instrument records into its queue with the
+exporter idle during a timed round and delivers to a loopback endpoint between rounds, so what is timed is what
+the user's thread pays. OpenTelemetry runs as documented (a BatchSpanProcessor, here with an exporter that drops
+the spans), with its version check skipped: it refuses SQLAlchemy 2.1 otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import sqlalchemy as sa
+
+import ryft_instrument
+from ryft_instrument import counters
+
+from ._common import IDLE_EXPORTER, Timed, compare, delivering_to, endpoint, installed, otel_provider
+
+
+def _loop(conn: Any, statement: Any) -> Timed:
+    from time import thread_time as perf_counter
+
+    execute = conn.execute
+
+    def timed(n: int) -> float:
+        start = perf_counter()
+        for _ in range(n):
+            execute(statement).scalar()
+        return perf_counter() - start
+
+    return timed
+
+
+def _otel(statement: Any) -> tuple[Timed, Callable[[], None], Callable[[], None]]:
+    """A connection of an engine traced by OpenTelemetry; returns its loop, a flush and an undo."""
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    provider = otel_provider()
+    engine = sa.create_engine("sqlite://")
+    instrumentor = SQLAlchemyInstrumentor()
+    instrumentor.instrument(engine=engine, tracer_provider=provider, skip_dep_check=True)
+    conn = engine.connect()
+
+    def undo() -> None:
+        conn.close()
+        instrumentor.uninstrument()
+        provider.shutdown()
+        engine.dispose()
+
+    return _loop(conn, statement), lambda: provider.force_flush(), undo
+
+
+def run(quick: bool) -> dict[str, Any]:
+    n, rounds = (300, 3) if quick else (1000, 41)
+    statement = sa.text("SELECT 1")
+    with endpoint() as server, delivering_to(server, **IDLE_EXPORTER):
+        plain_engine, control_engine = sa.create_engine("sqlite://"), sa.create_engine("sqlite://")
+        ryft_engine = ryft_instrument.instrument(sa.create_engine("sqlite://"))
+        plain, control, ours = plain_engine.connect(), control_engine.connect(), ryft_engine.connect()
+        # "control" is a second plain engine: its added_us is the noise floor of this run.
+        variants = {"plain": _loop(plain, statement), "control": _loop(control, statement),
+                    "ryft": _loop(ours, statement)}
+        flushes: list[Callable[[], None]] = [lambda: ryft_instrument.flush(30)]
+        undo = None
+        with_otel = installed("opentelemetry.sdk", "opentelemetry.instrumentation.sqlalchemy")
+        if with_otel:
+            # Instrumented last: OpenTelemetry also patches Engine.connect and create_engine process-wide.
+            otel_loop, otel_flush, undo = _otel(statement)
+            variants["opentelemetry"] = otel_loop
+            flushes.append(otel_flush)
+
+        def between() -> None:
+            for flush in flushes:
+                flush()
+
+        try:
+            result: dict[str, Any] = compare(variants, n, rounds, baseline="plain", between=between)
+        finally:
+            if undo is not None:
+                undo()
+            for conn in (plain, control, ours):
+                conn.close()
+        delivered = ryft_instrument.flush(30)
+        result["statements_per_round"] = n
+        result["rounds"] = rounds
+        result["ryft_delivered"] = delivered and counters.value("sent") > 0
+        result["sqlalchemy_version"] = sa.__version__
+        if not with_otel:
+            result["opentelemetry"] = "not installed"
+        result["targets"] = {"sqlalchemy_added_us": result["ryft"]["added_us"]}
+        return result
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(run("--quick" in sys.argv), indent=2))
