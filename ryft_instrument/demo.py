@@ -19,9 +19,9 @@ AUTHORS = ("Ursula Le Guin", "Octavia Butler", "Stanisław Lem", "Iain Banks", "
            "Becky Chambers", "Liu Cixin")
 NEXT_STEPS = """\
 Next steps
-  ryft-instrument report {output} --html report.html   the same report as a page for a browser
-  RYFT_INGEST_TOKEN=... ryft-instrument send {output}   ship these records to Ryft's Query Explorer
-  RYFT_INGEST_TOKEN=... ryft-instrument python app.py   record your own program, no code change
+  ryft-instrument report {output} --html report.html    the same report as a page for a browser
+  RYFT_INGEST_TOKEN=... ryft-instrument send {output}    ship these records to Ryft's Query Explorer
+  RYFT_INGEST_TOKEN=... ryft-instrument python app.py    record your own program, no code change
 """
 
 
