@@ -17,12 +17,11 @@ from . import report, runtime
 
 AUTHORS = ("Ursula Le Guin", "Octavia Butler", "Stanisław Lem", "Iain Banks", "N. K. Jemisin", "Ted Chiang",
            "Becky Chambers", "Liu Cixin")
-NEXT_STEPS = """\
-Next steps
-  ryft-instrument report {output} --html report.html    the same report as a page for a browser
-  RYFT_INGEST_TOKEN=... ryft-instrument send {output}    ship these records to Ryft's Query Explorer
-  RYFT_INGEST_TOKEN=... ryft-instrument python app.py    record your own program, no code change
-"""
+NEXT_STEPS = (
+    ("ryft-instrument report {output} --html report.html", "the same report as a page for a browser"),
+    ("RYFT_INGEST_TOKEN=... ryft-instrument send {output}", "ship these records to Ryft's Query Explorer"),
+    ("RYFT_INGEST_TOKEN=... ryft-instrument python app.py", "record your own program, no code change"),
+)
 
 
 def run_demo(output: str, html_path: Optional[str] = None) -> int:
@@ -59,7 +58,11 @@ def run_demo(output: str, html_path: Optional[str] = None) -> int:
             handle.write(report.render_html(summary))
         print("\nHTML report: %s" % html_path)
     print()
-    sys.stdout.write(NEXT_STEPS.format(output=output))
+    steps = [(command.format(output=output), why) for command, why in NEXT_STEPS]
+    width = max(len(command) for command, _ in steps)
+    print("Next steps")
+    for command, why in steps:
+        print("  %s   %s" % (command.ljust(width), why))
     return 0 if delivered and summary.records else 1
 
 
