@@ -105,3 +105,4 @@ def test_sqlalchemy_trino_dialect(ingest: IngestServer, server: TrinoServer) -> 
     assert context["serverVersion"] == "476"
     assert server.info_requests == 1
     assert "SELECT version()" not in [sql for sql, _ in server.statements]
+    assert record["queryId"].startswith("20260310_120000_") and record["queryId"].endswith("_ryft0")

@@ -205,3 +205,55 @@ def test_tags_are_scoped_per_thread_and_task(ingest: IngestServer) -> None:
 def _select(engine: Any, sql: str) -> None:
     with engine.connect() as conn:
         conn.exec_driver_sql(sql)
+
+
+def test_sqlalchemy_over_an_instrumented_driver_records_once(ingest: IngestServer) -> None:
+    import sqlite3
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    ryft_instrument.instrument_dbapi(sqlite3)
+    try:
+        sync = ryft_instrument.instrument(sa.create_engine("sqlite://"))
+        with sync.connect() as conn:
+            conn.exec_driver_sql("SELECT 'sync'")
+
+        async def main() -> None:
+            engine = ryft_instrument.instrument(create_async_engine("sqlite+aiosqlite://"))
+            async with engine.connect() as conn:
+                await conn.exec_driver_sql("SELECT 'async'")
+            await engine.dispose()
+
+        asyncio.run(main())
+        raw = sqlite3.connect(":memory:")
+        raw.execute("SELECT 'raw driver'")
+        raw.close()
+    finally:
+        ryft_instrument.uninstrument_dbapi(sqlite3)
+    ryft_instrument.flush(5)
+    records = ingest.wait_for(3)
+    selects = sorted(r["query"] for r in records if r["query"].startswith("SELECT"))
+    assert selects == ["SELECT 'async'", "SELECT 'raw driver'", "SELECT 'sync'"]
+    by_query = {r["query"]: r["context"]["userAgent"] for r in records}
+    assert "sqlalchemy/" in by_query["SELECT 'sync'"] and "sqlalchemy/" in by_query["SELECT 'async'"]
+
+
+def test_async_psycopg_over_an_instrumented_driver_records_once(ingest: IngestServer, postgres_url: str) -> None:
+    import psycopg
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    ryft_instrument.instrument_dbapi(psycopg)
+    try:
+        async def main() -> None:
+            url = postgres_url.replace("postgresql+psycopg://", "postgresql+psycopg_async://")
+            engine = ryft_instrument.instrument(create_async_engine(url))
+            async with engine.connect() as conn:
+                await conn.exec_driver_sql("SELECT 'async pg'")
+            await engine.dispose()
+
+        asyncio.run(main())
+    finally:
+        ryft_instrument.uninstrument_dbapi(psycopg)
+    ryft_instrument.flush(5)
+    ingest.wait_for(1)
+    assert [q for q in ingest.queries() if "async pg" in q] == ["SELECT 'async pg'"]

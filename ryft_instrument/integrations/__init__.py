@@ -7,6 +7,10 @@ and the SQLAlchemy hook, which records the statement itself, calls the driver th
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 UNWRAP: dict[type, Callable[[Any], Any]] = {}
+
+QUERY_IDS: dict[type, Callable[[Any, Optional[BaseException]], Optional[str]]] = {}
+"""Cursor type → function giving the engine's own query id after a statement (Trino's), for hooks that call the
+driver through that cursor without a proxy of ours around it (SQLAlchemy's ``trino://`` dialect)."""

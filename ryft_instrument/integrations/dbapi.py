@@ -310,6 +310,21 @@ def _driver(name: str) -> Any:
     return None if found is None else importlib.import_module("%s.%s" % (__package__, found))
 
 
+def _silent(*args: Any) -> None:
+    """The record function of a silenced connection: an integration above it records its statements."""
+
+
+def silence(connection: Any) -> bool:
+    """Stop ``connection`` (one of ours) recording: SQLAlchemy's async adapters call the driver from where
+    ``UNWRAP`` cannot reach (aiosqlite's own thread, psycopg's async cursor under the adapter's), and the SQLAlchemy
+    hook records those statements itself. Cursors made afterwards carry the silent site. False if not ours."""
+    site = getattr(connection, "_self_site", None)
+    if not isinstance(site, tuple) or site[1] is _silent:
+        return False
+    connection._self_site = (site[0], _silent, site[2], site[3])
+    return True
+
+
 def is_instrumented(connection: Any) -> bool:
     return isinstance(connection, ConnectionProxy) or getattr(connection, "_self_site", None) is not None
 

@@ -18,6 +18,7 @@ import trino.dbapi
 
 from ..context import make_context, user_agent
 from ..logs import log
+from . import QUERY_IDS
 from .dbapi import ConnectionProxy, CursorProxy, patch_function, recorder_for, timed, unpatch_function
 
 _AGENT = user_agent([("trino", trino.__version__)])
@@ -80,9 +81,17 @@ class TrinoCursor(CursorProxy):
                                     query_id=self._self_query_id))
 
     def _self_query_id(self, exc: Optional[BaseException]) -> Optional[str]:
-        """Trino's id: the failed query's, else the cursor's (of the last query for ``executemany``)."""
-        found = getattr(exc, "query_id", None) if exc is not None else None
-        return found or getattr(self.__wrapped__, "query_id", None)
+        return query_id(self.__wrapped__, exc)
+
+
+def query_id(cursor: Any, exc: Optional[BaseException]) -> Optional[str]:
+    """Trino's id: the failed query's, else the cursor's (of the last query for ``executemany``)."""
+    found = getattr(exc, "query_id", None) if exc is not None else None
+    found = found or getattr(cursor, "query_id", None)
+    return found if isinstance(found, str) and found else None
+
+
+QUERY_IDS[trino.dbapi.Cursor] = query_id
 
 
 class TrinoConnection(ConnectionProxy):

@@ -12,6 +12,7 @@ Listening on the ``Engine`` class reaches every dialect, engines created before 
 
 from __future__ import annotations
 
+import sys
 import weakref
 from time import perf_counter
 from typing import Any, Optional
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from .. import recorder
 from ..context import make_context, module_version, search_path_head, user_agent, version_text
-from . import UNWRAP
+from . import QUERY_IDS, UNWRAP
 
 _ATTR = "_ryft_context"
 _EXCLUDED = False
@@ -97,6 +98,29 @@ def _session(cursor: Any) -> Optional[int]:
     return None if connection is None else id(connection)
 
 
+def _query_id(cursor: Any, exc: Optional[BaseException]) -> Optional[str]:
+    found = QUERY_IDS.get(type(cursor))
+    return None if found is None else found(cursor, exc)
+
+
+def _silence_driver(dbapi_connection: Any, connection_record: Any) -> None:
+    """Pool ``connect``: under an async adapter, silence the instrumented driver connection it holds (our DB-API
+    integration), since this hook records those statements and ``UNWRAP`` cannot reach that far down."""
+    dbapi = sys.modules.get("ryft_instrument.integrations.dbapi")
+    if dbapi is None:
+        return
+    inner = dbapi_connection
+    for _ in range(3):
+        try:
+            inner = getattr(inner, "driver_connection", None) or getattr(inner, "_connection", None) or getattr(
+                inner, "_conn", None)
+        except Exception:
+            return
+        if inner is None:
+            return
+        dbapi.silence(inner)
+
+
 def _hook(method: str) -> Any:
     """A listener for the dialect event ``method`` that calls the dialect's own ``method`` itself, timed.
 
@@ -119,9 +143,13 @@ def _hook(method: str) -> Any:
         try:
             call(cursor, statement, *rest)
         except BaseException as exc:
-            _record(ctx, statement, start, perf_counter() - start, exc, None, _session(cursor))
+            end = perf_counter()
+            _record(ctx, statement, start, end - start, exc, _query_id(cursor, exc) if QUERY_IDS else None,
+                    _session(cursor))
             raise
-        _record(ctx, statement, start, perf_counter() - start, None, None, _session(cursor))
+        end = perf_counter()
+        _record(ctx, statement, start, end - start, None, _query_id(cursor, None) if QUERY_IDS else None,
+                _session(cursor))
         return True
 
     hook.__name__ = hook.__qualname__ = "ryft_" + method
@@ -135,12 +163,16 @@ def _listen(target: Any) -> None:
     for name, fn in _HOOKS:
         if not event.contains(target, name, fn):
             event.listen(target, name, fn)
+    if not event.contains(target, "connect", _silence_driver):
+        event.listen(target, "connect", _silence_driver)
 
 
 def _unlisten(target: Any) -> None:
     for name, fn in _HOOKS:
         if event.contains(target, name, fn):
             event.remove(target, name, fn)
+    if event.contains(target, "connect", _silence_driver):
+        event.remove(target, "connect", _silence_driver)
 
 
 def sync_engine(engine: Any) -> Engine:
@@ -159,7 +191,7 @@ def instrument_engine(engine: Any) -> Any:
     if dialect.__dict__.get(_ATTR) is _EXCLUDED:
         del dialect.__dict__[_ATTR]
     _listen(target)
-    _instrumented.add(dialect)
+    _instrumented.add(target)
     return engine
 
 
@@ -173,11 +205,10 @@ def instrument_all() -> None:
 def uninstrument_engine(engine: Any) -> Any:
     """Stop recording ``engine``'s statements, even while ``instrument()`` covers every engine."""
     target = sync_engine(engine)
-    dialect = target.dialect
-    if dialect in _instrumented:
+    if target in _instrumented:
         _unlisten(target)
-        _instrumented.discard(dialect)
-    dialect.__dict__[_ATTR] = _EXCLUDED
+        _instrumented.discard(target)
+    target.dialect.__dict__[_ATTR] = _EXCLUDED
     return engine
 
 
@@ -186,8 +217,6 @@ def uninstrument_all() -> None:
     global _global
     _unlisten(Engine)
     _global = False
-    for dialect in list(_instrumented):
-        for name, fn in _HOOKS:
-            if event.contains(dialect, name, fn):
-                event.remove(dialect, name, fn)
+    for engine in list(_instrumented):
+        _unlisten(engine)
     _instrumented.clear()
