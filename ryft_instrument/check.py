@@ -214,15 +214,18 @@ def _reachability(host: str, port: int, tls: bool, timeout: float, checks: Check
 
 
 def _tls(sock: socket.socket, host: str, checks: Checks) -> bool:
+    from requests.certs import where
+
     started = time.monotonic()
-    context = ssl.create_default_context()
+    # The CA bundle the transport verifies against (requests' certifi bundle), so this check agrees with sending.
+    context = ssl.create_default_context(cafile=where())
     try:
         with context.wrap_socket(sock, server_hostname=host) as secure:
             cert = secure.getpeercert() or {}
             version = secure.version() or "TLS"
     except ssl.SSLCertVerificationError as exc:
-        checks.line("FAIL", "TLS: the certificate of %s is not trusted: %s (a TLS-inspecting proxy? its CA must "
-                    "be trusted by Python: set SSL_CERT_FILE or REQUESTS_CA_BUNDLE)" % (host, exc.verify_message))
+        checks.line("FAIL", "TLS: the certificate of %s is not trusted by the CA bundle of requests (certifi): %s; "
+                    "a TLS-inspecting proxy on the way?" % (host, exc.verify_message))
         return False
     except (OSError, ValueError) as exc:
         checks.line("FAIL", "TLS: handshake with %s failed: %s" % (host, _reason(exc)))
