@@ -214,11 +214,11 @@ def _reachability(host: str, port: int, tls: bool, timeout: float, checks: Check
 
 
 def _tls(sock: socket.socket, host: str, checks: Checks) -> bool:
-    from requests.certs import where
+    from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
     started = time.monotonic()
     # The CA bundle the transport verifies against (requests' certifi bundle), so this check agrees with sending.
-    context = ssl.create_default_context(cafile=where())
+    context = ssl.create_default_context(cafile=DEFAULT_CA_BUNDLE_PATH)
     try:
         with context.wrap_socket(sock, server_hostname=host) as secure:
             cert = secure.getpeercert() or {}
