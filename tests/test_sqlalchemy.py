@@ -107,7 +107,9 @@ def test_async_engine(ingest: IngestServer) -> None:
     ryft_instrument.flush(5)
     records = ingest.wait_for(3)
     assert [r["context"]["queryType"] for r in records] == ["DATA_DEFINITION", "INSERT", "SELECT"]
-    assert "aiosqlite/" in records[0]["context"]["userAgent"]
+    import aiosqlite
+
+    assert "aiosqlite/%s " % aiosqlite.__version__ in records[0]["context"]["userAgent"]
 
 
 def test_global_instrumentation_covers_engines_created_before_and_after(ingest: IngestServer) -> None:
@@ -257,3 +259,25 @@ def test_async_psycopg_over_an_instrumented_driver_records_once(ingest: IngestSe
     ryft_instrument.flush(5)
     ingest.wait_for(1)
     assert [q for q in ingest.queries() if "async pg" in q] == ["SELECT 'async pg'"]
+
+
+def test_asyncpg_engine(ingest: IngestServer, postgres_url: str) -> None:
+    import asyncpg
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def main() -> None:
+        url = postgres_url.replace("postgresql+psycopg://", "postgresql+asyncpg://")
+        engine = ryft_instrument.instrument(create_async_engine(url))
+        async with engine.connect() as conn:
+            assert (await conn.execute(sa.text("SELECT 'via asyncpg'"))).scalar() == "via asyncpg"
+            with pytest.raises(sa.exc.ProgrammingError):
+                await conn.execute(sa.text("SELECT * FROM no_such_table_here"))
+        await engine.dispose()
+
+    asyncio.run(main())
+    ryft_instrument.flush(5)
+    records = {r["query"]: r for r in ingest.wait_for(2)}
+    ok, failed = records["SELECT 'via asyncpg'"], records["SELECT * FROM no_such_table_here"]
+    assert "asyncpg/%s sqlalchemy/" % asyncpg.__version__ in ok["context"]["userAgent"]
+    assert ok["context"]["serverVersion"] and ok["context"]["catalog"] == "test"
+    assert failed["queryState"] == "FAILED"

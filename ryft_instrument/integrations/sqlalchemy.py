@@ -20,8 +20,9 @@ from typing import Any, Optional
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from .. import recorder
+from .. import counters, recorder
 from ..context import make_context, module_version, search_path_head, user_agent, version_text
+from ..logs import log
 from . import QUERY_IDS, UNWRAP
 
 _ATTR = "_ryft_context"
@@ -30,6 +31,7 @@ _EXCLUDED = False
 _VERSION_TRIES = 50
 
 _record = recorder.record
+_errors = counters.hot("internal_errors")
 _instrumented: weakref.WeakSet[Any] = weakref.WeakSet()
 _global = False
 
@@ -72,8 +74,8 @@ def build_context(dialect: Any, url: Any) -> dict[str, str]:
         catalog = "main"
     dbapi = getattr(dialect, "loaded_dbapi", None) or getattr(dialect, "dbapi", None)
     driver = getattr(dialect, "driver", None) or name
-    driver_version = getattr(dbapi, "sqlite_version", None) if name == "sqlite" else None
-    driver_version = driver_version or (module_version(dbapi.__name__) if dbapi is not None else None)
+    driver_version = getattr(dbapi, "sqlite_version", None) if driver == "pysqlite" else None
+    driver_version = driver_version or _driver_version(driver, dbapi)
     return make_context(
         catalog=catalog,
         schema=schema,
@@ -81,6 +83,18 @@ def build_context(dialect: Any, url: Any) -> dict[str, str]:
         serverVersion=_server_version(name, dialect, url),
         userAgent=user_agent([(driver, driver_version), ("sqlalchemy", _SQLALCHEMY.partition("/")[2])]),
     )
+
+
+def _driver_version(driver: str, dbapi: Any) -> Optional[str]:
+    """The driver module's version. Async dialects hold an adapter object of SQLAlchemy's, not the module, so the
+    dialect's driver name (``asyncpg``, ``psycopg_async`` → ``psycopg``) is tried first."""
+    module = getattr(dbapi, "__name__", None)
+    for name in (driver, driver.split("_")[0], module):
+        if isinstance(name, str) and name and not name.startswith("sqlalchemy"):
+            found = module_version(name)
+            if found:
+                return found
+    return None
 
 
 def _server_version(name: str, dialect: Any, url: Any) -> Optional[str]:
@@ -94,13 +108,19 @@ def _server_version(name: str, dialect: Any, url: Any) -> Optional[str]:
 
 
 def _session(cursor: Any) -> Optional[int]:
-    connection = getattr(cursor, "connection", None)
+    try:
+        connection = cursor.connection
+    except Exception:
+        return None
     return None if connection is None else id(connection)
 
 
 def _query_id(cursor: Any, exc: Optional[BaseException]) -> Optional[str]:
     found = QUERY_IDS.get(type(cursor))
-    return None if found is None else found(cursor, exc)
+    try:
+        return None if found is None else found(cursor, exc)
+    except Exception:
+        return None
 
 
 def _silence_driver(dbapi_connection: Any, connection_record: Any) -> None:
@@ -131,7 +151,13 @@ def _hook(method: str) -> Any:
         context = rest[-1]
         if context is None:
             return False
-        ctx = _context(context)
+        try:
+            ctx = _context(context)
+        except Exception:
+            # Never into the user's query: SQLAlchemy runs the statement itself, unrecorded, and we count it.
+            next(_errors)
+            log.debug("ryft_instrument: cannot build the context of a SQLAlchemy engine", exc_info=True)
+            return False
         if ctx is _EXCLUDED:
             return False
         if UNWRAP:
