@@ -1,7 +1,18 @@
 """The exporter: one background thread drains the queue into JSON-array batches and delivers them (SPEC §6).
 
 Flow: ``recorder.buffer`` → ``RecordBuilder`` (classification, timestamps, ids) → JSON lines → the local sink
-and/or the HTTP transport. Retrying, splitting and pausing live here, in one layer (PRIOR_ART 21).
+and/or the HTTP transport, and the disk spool (``spool.py``) for what cannot be delivered now. Retrying, splitting
+and pausing live here, in one layer (PRIOR_ART 21):
+
+- connection errors, timeouts, 408, 429 and 5xx: full-jitter exponential backoff, shared by every batch (one
+  failing endpoint is one backoff, not one per batch); ``Retry-After`` pauses all sending, replays included;
+- a batch waits at most ``BATCH_TIME_BUDGET`` seconds; with a spool it goes to disk as soon as the endpoint has
+  failed ``SPOOL_AFTER_FAILURES`` times in a row or the queue behind it fills up, so an outage costs disk, not
+  memory and not records, and the replay of the oldest spooled file is the probe that notices recovery;
+- 413 and 400 split the batch in halves, recursively: the records the API refuses are isolated and the rest is
+  delivered; 401/403 pause sending for ``AUTH_PAUSE`` seconds after one error that names RYFT_INGEST_TOKEN;
+- at exit everything is bounded by the shutdown deadline: socket timeouts never exceed the time left, and the last
+  part of the time is kept to write what is left to the spool.
 """
 
 from __future__ import annotations
@@ -18,56 +29,69 @@ from .config import Config
 from .record import RecordBuilder
 from .schema import validate_record
 from .sinks import JsonlSink
+from .spool import Claim, Spool
 from .transport import Answer, HttpTransport
 
 log = logs.log
 
 MAX_BODY_BYTES = 1024 * 1024
-BACKOFF_BASE = 0.2
+BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
-BATCH_TIME_BUDGET = 120.0
+BATCH_TIME_BUDGET = 60.0
+RETRY_AFTER_CAP = 600.0
 AUTH_PAUSE = 300.0
+# With a spool, after this many failed attempts in a row live batches go straight to disk (memory stays flat and
+# a killed process loses little); replaying the oldest file is then the probe that notices recovery.
+SPOOL_AFTER_FAILURES = 3
+# A healthy worker looks for spool files (its own after an outage, or left by a process that died) this often.
+REPLAY_INTERVAL = 5.0
+# Replaying yields to the live queue after this long.
+REPLAY_SLICE = 0.5
 _RETRY_STATUSES = frozenset((408, 429, 500, 502, 503, 504)) | frozenset(range(505, 600))
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+
+# What happens to lines that cannot be delivered now: (lines, reason) with reason one of the _GIVE_UP keys.
+GiveUp = Callable[[list[str], str], None]
+_GIVE_UP = {"send_failed": "dropped_send_failed", "token_refused": "dropped_token_refused",
+            "shutdown": "dropped_shutdown"}
 
 
 class FlushMarker:
     """Placed in the queue by ``flush()``; the worker signals it once everything queued before it is handled."""
 
-    __slots__ = ("done", "losses_before", "ok")
+    __slots__ = ("done", "ok")
 
-    def __init__(self, losses_before: int) -> None:
+    def __init__(self) -> None:
         self.done = threading.Event()
         self.ok = False
-        self.losses_before = losses_before
-
-
-_LOSS_COUNTERS = (
-    "dropped_queue_full", "dropped_rejected", "dropped_oversize", "dropped_token_refused", "dropped_shutdown",
-    "dropped_send_failed", "dropped_invalid", "dropped_redirect", "spooled",
-)
-
-
-def losses() -> int:
-    """Records that were queued and will not reach a destination (spooled ones count until replayed)."""
-    return sum(counters.value(name) for name in _LOSS_COUNTERS)
 
 
 class Exporter:
-    """Owns the worker thread and the destinations for one configuration."""
+    """Owns the worker thread, the destinations and the delivery state for one configuration in one process."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.builder = RecordBuilder(config.all_tags(), config.redact_literals)
         self.sink = JsonlSink(config.output) if config.output else None
-        self._transport: Optional[HttpTransport] = None
+        self.spool = Spool(config.spool_dir) if config.spool_dir and config.ingest_token else None
+        self._transports: dict[int, HttpTransport] = {}
         self._wake = threading.Event()
         self._stopping = False
         self._deadline: Optional[float] = None
+        self._reserve = 0.0
         self._paused_until = 0.0
+        self._auth_until = 0.0
+        self._failures = 0
+        self._next_replay = 0.0
+        self._losses = 0
+        self._losses_flushed = 0
+        self._in_flight = 0
+        self._abandoned = False
         self._thread: Optional[threading.Thread] = None
         self._drain_lock = threading.Lock()
-        self._invalid_logged = False
+
+    def __repr__(self) -> str:
+        return "Exporter(url=%r, spool=%r)" % (self.config.ingest_url, self.config.spool_dir)
 
     @property
     def sends_to_api(self) -> bool:
@@ -76,12 +100,16 @@ class Exporter:
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the worker thread (lazily, from the first record)."""
+        """Start the worker thread (lazily, from the first record). Never at shutdown: records then wait for the
+        exit drain, which runs on the exiting thread."""
         if self._thread is not None or self._stopping:
             return
         thread = threading.Thread(target=self._run, name="ryft-instrument-exporter", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # "can't create new thread at interpreter shutdown" (3.12)
+            return
         self._thread = thread
-        thread.start()
 
     @property
     def running(self) -> bool:
@@ -91,49 +119,58 @@ class Exporter:
         self._wake.set()
 
     def _run(self) -> None:
-        while True:
+        while not (self._stopping and (not recorder.buffer or self._past_deadline())):
             self._wake.wait(self.config.flush_interval)
             self._wake.clear()
             try:
                 self.drain()
+                self._replay()
             except Exception:
                 counters.add("internal_errors")
                 log.debug("ryft_instrument: exporter error", exc_info=True)
-            if self._stopping and not recorder.buffer:
-                return
 
     def flush(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for everything queued so far to be handled; True if all was delivered."""
-        marker = FlushMarker(losses())
+        marker = FlushMarker()
         recorder.buffer.append(marker)  # type: ignore[arg-type]  # the worker tells markers apart
         if self.running:
             self._wake.set()
             return marker.done.wait(max(0.0, timeout)) and marker.ok
-        self.drain(deadline=time.monotonic() + max(0.0, timeout))
+        if self._deadline is None:
+            self._deadline = time.monotonic() + max(0.0, timeout)
+            try:
+                self.drain()
+            finally:
+                self._deadline = None
+        else:
+            self.drain()
         return marker.done.is_set() and marker.ok
 
     def stop(self, timeout: float) -> bool:
-        """Deliver what is queued within ``timeout`` seconds and stop. Never starts a thread (safe at exit)."""
-        deadline = time.monotonic() + max(0.0, timeout)
-        self._deadline = deadline
+        """Deliver what is queued within ``timeout`` seconds and stop; True if everything was delivered.
+
+        Safe at interpreter exit: never starts a thread, and never waits past the deadline. The last quarter of
+        the time (at most 0.5 s) is kept to write whatever is still queued to the spool."""
+        timeout = max(0.0, timeout)
+        losses = self._losses
+        self._reserve = min(0.5, timeout / 4) if self.spool is not None else 0.0
+        self._deadline = time.monotonic() + timeout
         self._stopping = True
         thread = self._thread
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
             self._wake.set()
-            thread.join(max(0.0, deadline - time.monotonic()))
-            if thread.is_alive():
-                self._give_up()
-                return False
-        self.drain(deadline=deadline)
+            thread.join(max(0.0, self._deadline - self._reserve - time.monotonic()))
+        if thread is None or not thread.is_alive():
+            self.drain()
         self._give_up()
-        if self._transport is not None:
-            self._transport.close()
-        return not recorder.buffer
+        for transport in list(self._transports.values()):
+            transport.close()
+        return not recorder.buffer and self._losses == losses
 
     def _give_up(self) -> None:
-        """At the end of a shutdown, whatever is still queued is dropped and counted."""
-        dropped = 0
-        while recorder.buffer:
+        """At the end of a shutdown, whatever is still queued goes to the spool, or is dropped and counted."""
+        events: list[tuple] = []
+        while True:
             try:
                 item = recorder.buffer.popleft()
             except IndexError:
@@ -141,17 +178,25 @@ class Exporter:
             if isinstance(item, FlushMarker):
                 item.done.set()
             else:
-                dropped += 1
-        if dropped:
-            counters.add("dropped_shutdown", dropped)
-            logs.limited(logging.WARNING, "shutdown", "ryft_instrument: %d records not delivered before exit", dropped)
+                events.append(item)
+        recorder.released(events)
+        before = counters.value("dropped_shutdown")
+        if self.running and self._in_flight:
+            # The worker is stuck in a request the deadline cut short: its batch dies with the process.
+            self._abandoned = True
+            self._lose("dropped_shutdown", self._in_flight, "")
+        if events:
+            counters.add("recorded", len(events))
+            self._undeliverable(self._serialise(events), "shutdown")
+        lost = counters.value("dropped_shutdown") - before
+        if lost:
+            logs.limited(logging.WARNING, "shutdown", "ryft_instrument: %d records not delivered before exit "
+                         "(dropped_shutdown in stats())", lost)
 
     # -- draining --------------------------------------------------------------------------------------------
 
-    def drain(self, deadline: Optional[float] = None) -> None:
+    def drain(self) -> None:
         """Send everything queued, batch by batch. The worker calls it; so do flush/stop when no worker runs."""
-        if deadline is not None:
-            self._deadline = deadline
         with self._drain_lock:
             buffer = recorder.buffer
             size = self.config.batch_size
@@ -164,18 +209,21 @@ class Exporter:
                     if isinstance(item, FlushMarker):
                         self._export(batch)
                         batch = []
-                        item.ok = losses() == item.losses_before
+                        # True when nothing was lost since the previous flush (spooled counts as not delivered)
+                        item.ok = self._losses == self._losses_flushed
+                        self._losses_flushed = self._losses
                         item.done.set()
                         continue
                     batch.append(item)
                 self._export(batch)
 
     def _past_deadline(self) -> bool:
-        return self._deadline is not None and time.monotonic() >= self._deadline
+        return self._deadline is not None and time.monotonic() >= self._deadline - self._reserve
 
     def _export(self, events: list[tuple]) -> None:
         if not events:
             return
+        recorder.released(events)
         counters.add("recorded", len(events))
         self.builder.timestamps.resync()
         lines = self._serialise(events)
@@ -188,7 +236,11 @@ class Exporter:
                 logs.limited(logging.WARNING, "sink", "ryft_instrument: cannot write %s: %s", self.sink.target, exc)
         if self.sends_to_api:
             for chunk in _chunks(lines, MAX_BODY_BYTES):
-                self._deliver(chunk)
+                self._in_flight = len(chunk)
+                try:
+                    self._deliver(chunk, self._undeliverable, replay=False)
+                finally:
+                    self._in_flight = 0
         elif self.sink is not None:
             counters.add("sent", len(lines))
 
@@ -233,98 +285,189 @@ class Exporter:
 
     # -- delivery --------------------------------------------------------------------------------------------
 
-    def _transport_for_thread(self) -> HttpTransport:
-        if self._transport is None:
-            token = self.config.ingest_token or ""
-            self._transport = HttpTransport(self.config.ingest_url, token, self.config.compression)
-        return self._transport
+    def _transport(self) -> HttpTransport:
+        """One transport per sending thread (the worker, or the thread that flushes or exits)."""
+        key = threading.get_ident()
+        transport = self._transports.get(key)
+        if transport is None:
+            transport = HttpTransport(self.config.ingest_url, self.config.ingest_token or "", self.config.compression)
+            self._transports[key] = transport
+        return transport
 
-    def _deliver(self, lines: list[str]) -> None:
-        """Deliver one chunk, retrying, splitting or dropping as the answer requires."""
-        transport = self._transport_for_thread()
-        body = ("[" + ",".join(lines) + "]").encode("utf-8", "surrogatepass")
+    def _deliver(self, lines: list[str], give_up: GiveUp, replay: bool) -> None:
+        """Deliver one body's worth of lines: send, retry, split, or hand what cannot go now to ``give_up``.
+
+        A replay (lines read back from the spool) does not wait out a backoff: it hands the lines back at once."""
+        body: Optional[bytes] = None
         started = time.monotonic()
-        attempt = 0
+        attempts = 0
         while True:
-            if not self._wait_for_pause():
-                self._lose("dropped_shutdown", len(lines), "shutdown during a pause")
+            reason = self._blocked(started, patient=not replay)
+            if reason is not None:
+                log.debug("ryft_instrument: %d records not sent now (%s)", len(lines), reason)
+                give_up(lines, reason)
                 return
-            answer = transport.post(body, timeout=self._time_left())
+            if body is None:
+                body = ("[" + ",".join(lines) + "]").encode("utf-8", "surrogatepass")
+            if attempts:
+                counters.add("retried", len(lines))
+            attempts += 1
+            answer = self._transport().post(body, timeout=self._time_left())
             if answer.ok:
-                counters.add("sent", len(lines))
-                log.debug("ryft_instrument: delivered %d records", len(lines))
+                self._delivered(len(lines), replay)
                 return
-            if not self._retryable(answer):
-                self._refused(answer, lines)
+            if answer.status is not None and answer.status not in _RETRY_STATUSES:
+                self._refused(answer, lines, give_up, replay)
                 return
-            if answer.retry_after is not None:
-                self._paused_until = max(self._paused_until, time.monotonic() + answer.retry_after)
-            delay = random() * min(BACKOFF_CAP, BACKOFF_BASE * (2**attempt))
-            attempt += 1
-            if time.monotonic() - started + delay > BATCH_TIME_BUDGET or self._past_deadline():
-                self._lose("dropped_send_failed", len(lines), _describe(answer))
-                return
-            counters.add("retried", len(lines))
-            logs.limited(logging.WARNING, "retry", "ryft_instrument: delivery failed (%s); retrying", _describe(answer))
-            self._sleep(delay)
+            self._failed(answer, len(lines))
 
-    @staticmethod
-    def _retryable(answer: Answer) -> bool:
-        return answer.status is None or answer.status in _RETRY_STATUSES
+    def _delivered(self, count: int, replay: bool) -> None:
+        if self._abandoned:
+            return
+        counters.add("sent", count)
+        if replay:
+            counters.add("replayed", count)
+        if self._failures:
+            log.info("ryft_instrument: the Ingest API answers again after %d failed attempts", self._failures)
+            self._failures = 0
+            self._next_replay = 0.0  # recovery: what the outage spooled goes now
+        log.debug("ryft_instrument: delivered %d records%s", count, " from the spool" if replay else "")
 
-    def _refused(self, answer: Answer, lines: list[str]) -> None:
+    def _failed(self, answer: Answer, count: int) -> None:
+        """A retryable failure: back off (full jitter, capped), or as long as ``Retry-After`` says, for all sending."""
+        self._failures += 1
+        now = time.monotonic()
+        delay = random() * min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(self._failures - 1, 30))
+        if answer.retry_after is not None:
+            delay = max(delay, min(answer.retry_after, RETRY_AFTER_CAP))
+        self._paused_until = max(self._paused_until, now + delay)
+        logs.limited(logging.WARNING, "retry", "ryft_instrument: delivery failed (%s); retrying with backoff",
+                     _describe(answer))
+        log.debug("ryft_instrument: %d records failed (%s); next attempt in %.2f s", count, _describe(answer), delay)
+
+    def _blocked(self, started: float, patient: bool) -> Optional[str]:
+        """None when a request may go now; else why these lines must wait elsewhere. Sleeps through short
+        pauses when ``patient``; every wait ends early at the deadline."""
+        while True:
+            now = time.monotonic()
+            if self._auth_until > now:
+                return "token_refused"
+            if self._past_deadline():
+                return "shutdown"
+            wait = self._paused_until - now
+            if wait <= 0:
+                return None
+            if not patient:
+                return "send_failed"
+            if self._deadline is not None and now + wait >= self._deadline - self._reserve:
+                return "shutdown"
+            if now - started + wait > BATCH_TIME_BUDGET:
+                return "send_failed"
+            if self.spool is not None and (self._failures >= SPOOL_AFTER_FAILURES
+                                           or len(recorder.buffer) >= recorder.queue_size // 2):
+                return "send_failed"  # an outage: the spool holds this batch and replays probe for recovery
+            self._sleep(wait)
+
+    def _refused(self, answer: Answer, lines: list[str], give_up: GiveUp, replay: bool) -> None:
+        """An answer that retrying would not change."""
         status = answer.status
         if status in (401, 403):
-            self._paused_until = time.monotonic() + AUTH_PAUSE
-            self._lose("dropped_token_refused", len(lines), "")
+            self._auth_until = time.monotonic() + AUTH_PAUSE
             logs.notice(
                 logging.ERROR, "token",
                 "ryft_instrument: the Ingest API refused the token (HTTP %s): check RYFT_INGEST_TOKEN; sending "
                 "paused for %d s", status, AUTH_PAUSE,
             )
+            give_up(lines, "token_refused")
         elif status in (400, 413) and len(lines) > 1:
             half = len(lines) // 2
-            self._deliver(lines[:half])
-            self._deliver(lines[half:])
+            log.debug("ryft_instrument: HTTP %d for %d records; splitting", status, len(lines))
+            self._deliver(lines[:half], give_up, replay)
+            self._deliver(lines[half:], give_up, replay)
         elif status == 413:
-            self._lose("dropped_oversize", 1, "a single record is larger than the API accepts")
+            self._lose("dropped_oversize", 1, "a single record is larger than the API accepts (HTTP 413)", replay)
         elif status is not None and 300 <= status < 400:
-            self._lose("dropped_redirect", len(lines), "HTTP %d redirect (not followed)" % status)
+            self._lose("dropped_redirect", len(lines), "HTTP %d redirect (not followed)" % status, replay)
         else:
-            self._lose("dropped_rejected", len(lines), "HTTP %s: %s" % (status, answer.body[:300]))
+            self._lose("dropped_rejected", len(lines), "HTTP %s: %s" % (status, answer.body[:300]), replay)
 
-    def _lose(self, reason: str, count: int, why: str) -> None:
-        counters.add(reason, count)
+    def _undeliverable(self, lines: list[str], reason: str) -> None:
+        """Lines the live queue cannot deliver now: to the spool when there is one, else dropped and counted."""
+        if not lines:
+            return
+        if self.spool is not None:
+            if self.spool.write(lines):
+                counters.add("spooled", len(lines))
+                self._losses += len(lines)
+                log.debug("ryft_instrument: %d records spooled (%s)", len(lines), reason)
+                return
+            self._lose("dropped_spool_full", len(lines), "")
+            return
+        self._lose(_GIVE_UP[reason], len(lines), "" if reason != "send_failed" else "the Ingest API did not accept "
+                   "them in %d s" % BATCH_TIME_BUDGET)
+
+    def _lose(self, counter: str, count: int, why: str, replay: bool = False) -> None:
+        counters.add(counter, count)
+        if not replay:
+            self._losses += count
+        log.debug("ryft_instrument: %d records dropped (%s)", count, counter)
         if why:
-            logs.limited(logging.WARNING, reason, "ryft_instrument: %d records dropped (%s): %s", count, reason, why)
+            logs.limited(logging.WARNING, counter, "ryft_instrument: %d records dropped (%s): %s", count, counter, why)
 
     def _time_left(self) -> Optional[float]:
-        return None if self._deadline is None else self._deadline - time.monotonic()
+        """Seconds a request may take: up to the deadline's sending part; None (the transport's own bound) else."""
+        if self._deadline is None:
+            return None
+        return max(0.0, self._deadline - self._reserve - time.monotonic())
 
     def _sleep(self, seconds: float) -> None:
-        """Back off; a flush or shutdown cuts the wait short."""
-        left = self._time_left()
-        if left is not None:
-            seconds = min(seconds, max(0.0, left))
+        """Back off; a flush, a full batch or shutdown wakes the worker early (callers re-check and sleep again)."""
         if threading.current_thread() is self._thread:
-            self._wake.wait(seconds)
+            self._wake.wait(min(seconds, 0.5))
             self._wake.clear()
         else:
-            time.sleep(seconds)
+            time.sleep(min(seconds, 0.05))
 
-    def _wait_for_pause(self) -> bool:
-        """Honour ``Retry-After`` and the token pause for all sending; False if the deadline comes first."""
-        while True:
-            wait = self._paused_until - time.monotonic()
-            if wait <= 0:
-                return True
-            left = self._time_left()
-            if left is not None and left <= wait:
-                return False
-            if threading.current_thread() is self._thread:
-                time.sleep(min(wait, 0.5))
+    # -- the spool -------------------------------------------------------------------------------------------
+
+    def _replay(self) -> None:
+        """Send spooled files while the endpoint answers, oldest first; the live queue gets its turn every
+        ``REPLAY_SLICE`` seconds or whenever a batch is waiting."""
+        spool = self.spool
+        if spool is None or self._stopping:
+            return
+        now = time.monotonic()
+        if now < max(self._next_replay, self._paused_until, self._auth_until):
+            return
+        until = now + REPLAY_SLICE
+        while time.monotonic() < until and len(recorder.buffer) < self.config.batch_size and not self._stopping:
+            claim = spool.claim()
+            if claim is None:
+                self._next_replay = time.monotonic() + REPLAY_INTERVAL
+                return
+            if not self._replay_file(spool, claim):
+                return
+        self._wake.set()  # more to replay: come back after the live queue
+
+    def _replay_file(self, spool: Spool, claim: Claim) -> bool:
+        """Deliver one spooled file; False when the endpoint stopped answering (the rest waits on disk)."""
+        left: list[str] = []
+
+        def keep(lines: list[str], reason: str) -> None:
+            left.extend(lines)
+
+        for chunk in _chunks(claim.lines, MAX_BODY_BYTES):
+            if left:
+                left.extend(chunk)
             else:
-                time.sleep(min(wait, 0.05))
+                self._deliver(chunk, keep, replay=True)
+        if len(left) == len(claim.lines):
+            claim.release()
+            return False
+        if left and not spool.write(left, created=claim.created):
+            counters.add("dropped_spool_full", len(left))
+        claim.done()
+        return not left
 
 
 def _chunks(lines: list[str], limit: int) -> list[list[str]]:

@@ -14,6 +14,7 @@ connection key for prepared statements or None, and ``tags`` are the block-scope
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from random import random
 from typing import Any, Callable, Hashable, Optional, Union
@@ -38,6 +39,13 @@ sample_rate = 1.0
 min_duration = 0.0
 max_query_length = 65536
 observers: list[Observer] = []
+# The queue is bounded in records (``queue_size``) and, approximately, in bytes: statements longer than
+# ``big_query`` characters are counted against ``queue_bytes`` off the common path (under a lock, which only they
+# take), so a burst of huge statements during an outage cannot blow memory.
+big_query = 1024
+queue_bytes = 16 * 1024 * 1024
+big_bytes = 0
+_big_lock = threading.Lock()
 
 
 def _no_exporter_yet() -> None:
@@ -89,7 +97,7 @@ def record(
             if sample_rate < 1.0 and random() >= sample_rate:
                 next(_sampled)
                 return
-        if len(buffer) >= queue_size:
+        if len(buffer) >= queue_size or (len(query) > big_query and not _admit(len(query))):
             next(_full)
             wake()
             return
@@ -102,6 +110,37 @@ def record(
 
 
 _warned = False
+
+
+def _admit(size: int) -> bool:
+    """Count a big statement against ``queue_bytes``; False when the queue holds too much text already."""
+    global big_bytes
+    with _big_lock:
+        if big_bytes + size > queue_bytes:
+            return False
+        big_bytes += size
+    return True
+
+
+def released(events: list[Event]) -> None:
+    """The exporter took ``events`` off the queue: give back what the big ones held of ``queue_bytes``."""
+    global big_bytes
+    if not big_bytes:
+        return
+    size = sum(len(event[1]) for event in events if len(event[1]) > big_query)
+    if size:
+        with _big_lock:
+            big_bytes = max(0, big_bytes - size)
+
+
+def clear() -> int:
+    """Empty the queue (a forked child's inheritance, tests); returns how many statements it held."""
+    global big_bytes, _big_lock
+    held = sum(1 for event in buffer if type(event) is tuple)
+    buffer.clear()
+    _big_lock = threading.Lock()  # a thread of the parent may have held it at the fork
+    big_bytes = 0
+    return held
 
 
 def _warn_no_destination() -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 from typing import Any, Optional
 
 from . import config as config_module
-from . import counters, recorder
+from . import counters, logs, recorder
 from .config import Config
 from .exporter import Exporter
 
@@ -17,6 +18,8 @@ _exporter: Optional[Exporter] = None
 _pid = os.getpid()
 _lock = threading.RLock()
 _atexit_registered = False
+_finalize_pid = 0
+_exiting = False
 
 
 def get_config() -> Config:
@@ -54,6 +57,7 @@ def apply(new: Config) -> None:
         recorder.sample_rate = new.sample_rate
         recorder.min_duration = new.min_duration_ms / 1000.0
         recorder.max_query_length = new.max_query_length
+        recorder.big_query = min(1024, new.max_query_length)
         recorder.no_destination = not new.disabled and not has_destination
         recorder.enabled = not new.disabled and has_destination
         recorder.wake = _wake
@@ -61,25 +65,54 @@ def apply(new: Config) -> None:
 
 
 def _wake() -> None:
-    """Called by the recorder when a batch is full or no worker runs yet: start or nudge the exporter."""
-    global _exporter, _pid, _atexit_registered
+    """Called by the recorder when a batch is full or no worker runs yet: start or nudge the exporter.
+
+    The pid check lives here, on this rare path, not on every record (``os.getpid()`` costs ~0.2 µs): where fork
+    hooks do not run (uWSGI without ``--py-call-uwsgi-fork-hooks``), a child notices at its first full batch."""
+    global _exporter
     if os.getpid() != _pid:
         _after_fork_in_child()
+    if _exiting:
+        return  # after the exit flush: no new worker (Python 3.12 refuses threads at shutdown)
     exporter = _exporter
     if exporter is None:
         with _lock:
             if _exporter is None and _config is not None and recorder.enabled:
                 _exporter = Exporter(_config)
-                if not _atexit_registered:
-                    atexit.register(_at_exit)
-                    _atexit_registered = True
+                _install_exit_hooks()
             exporter = _exporter
         if exporter is None:
             return
     if not exporter.running:
         exporter.start()
-        recorder.worker_running = True
+        recorder.worker_running = exporter.running
     exporter.wake()
+
+
+def _install_exit_hooks() -> None:
+    """Flush at every way out of a process: ``atexit``; ``multiprocessing`` children (fork/forkserver), which leave
+    through ``os._exit`` after running their finalizers; Celery prefork children, which leave after the
+    ``worker_process_shutdown`` signal."""
+    global _atexit_registered, _finalize_pid
+    if not _atexit_registered:
+        atexit.register(_at_exit)
+        _atexit_registered = True
+    if "multiprocessing" in sys.modules and _finalize_pid != _pid:
+        from multiprocessing import util
+
+        util.Finalize(None, _at_exit, exitpriority=100)
+        _finalize_pid = _pid
+    if "celery" in sys.modules:
+        try:
+            from celery.signals import worker_process_shutdown
+
+            worker_process_shutdown.connect(_on_celery_child_exit, weak=False, dispatch_uid="ryft_instrument.flush")
+        except Exception:
+            logs.log.debug("ryft_instrument: cannot connect to celery's worker_process_shutdown", exc_info=True)
+
+
+def _on_celery_child_exit(*args: Any, **kwargs: Any) -> None:
+    _at_exit()
 
 
 def flush(timeout: float = 5.0) -> bool:
@@ -107,22 +140,26 @@ def shutdown(timeout: Optional[float] = None) -> bool:
 
 
 def _at_exit() -> None:
+    """The bounded exit flush, on the exiting thread (``RYFT_SHUTDOWN_TIMEOUT``)."""
+    global _exiting
+    _exiting = True
     try:
         shutdown()
     except Exception:
-        pass
+        logs.log.debug("ryft_instrument: exit flush failed", exc_info=True)
 
 
 def _after_fork_in_child() -> None:
-    """A forked child owns no worker thread and must not re-send its parent's queued records. Locks another
-    thread held at the fork would stay locked forever in the child: make new ones."""
-    global _exporter, _pid, _lock
+    """A forked child owns no worker thread and must not re-send its parent's queued records (the parent sends
+    them): they are discarded and counted. Locks another thread held at the fork would stay locked forever in the
+    child: make new ones. The child's exporter (and spool identity) is made lazily by its first record."""
+    global _exporter, _pid, _lock, _exiting
     _lock = threading.RLock()
     _pid = os.getpid()
     _exporter = None
+    _exiting = False
     recorder.worker_running = False
-    inherited = len(recorder.buffer)
-    recorder.buffer.clear()
+    inherited = recorder.clear()
     if inherited:
         counters.add("dropped_fork", inherited)
 
@@ -132,9 +169,11 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 def reset_for_tests() -> None:
     """Stop the exporter, empty the queue, zero the counters and forget the configuration."""
-    global _config
+    global _config, _exiting
     shutdown(0.5)
-    recorder.buffer.clear()
+    _exiting = False
+    recorder.clear()
+    logs.reset()
     recorder.observers.clear()
     counters.reset()
     with _lock:

@@ -2,8 +2,17 @@
 
 ``IngestServer`` is an HTTP server on 127.0.0.1 that checks the token header, decodes the JSON array (gzip too),
 validates every record with the same strict validator the library uses, and keeps what it accepted. It can be told
-to misbehave (``fail_next``, ``hang``, ``reset``, ``max_body``, ``poison``) so delivery is tested against real
-sockets, not mocks. The pytest fixture ``ryft_ingest_server`` (from the plugin, no ``--ryft`` needed) gives one
+to misbehave so delivery is tested against real sockets, not mocks:
+
+- ``fail_next(Reply(503), Reply(429, {"Retry-After": "2"}), ...)``: the next requests get these answers, in order;
+- ``default = Reply(503)`` (or ``outage()``/``recover()``): every request gets it until it is set back to None;
+- ``Reply(hang=s)``: read the request, then say nothing for ``s`` seconds (a slow answer when ``status`` is 200:
+  the records are accepted afterwards; an endpoint that accepts and never answers with a long ``hang``);
+- ``Reply(reset=True)``: the connection is reset instead of answered;
+- ``max_body=n``: 413 for bodies above ``n`` bytes; ``poison="text"``: 400 for a batch holding a record whose
+  query contains it (and the problems listed, as the real API would); a wrong token: 401.
+
+The pytest fixture ``ryft_ingest_server`` (from the plugin, no ``--ryft`` needed) gives one
 per test with the library pointed at it.
 """
 
@@ -43,6 +52,8 @@ class Request:
     headers: dict[str, str]
     body: bytes
     status: int
+    at: float = 0.0  # time.monotonic() when the request arrived
+    records: int = 0  # how many records it carried (0 when it was not parsed)
 
 
 class IngestServer:
@@ -62,6 +73,7 @@ class IngestServer:
         self._received = threading.Condition(self._lock)
         self._server: Optional[ThreadingHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
+        self._stopped = threading.Event()
 
     # -- control ---------------------------------------------------------------------------------------------
 
@@ -79,6 +91,7 @@ class IngestServer:
         return self
 
     def stop(self) -> None:
+        self._stopped.set()  # ends hanging answers
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -111,25 +124,40 @@ class IngestServer:
         with self._lock:
             return [r["query"] for r in self.records]
 
+    def ids(self) -> list[str]:
+        """The ``queryId`` of every accepted record, in order of arrival (duplicates included)."""
+        with self._lock:
+            return [r["queryId"] for r in self.records]
+
+    def outage(self, reply: Optional[Reply] = None) -> None:
+        """Answer every request with ``reply`` (default 503) until ``recover()``."""
+        with self._lock:
+            self.default = reply if reply is not None else Reply(503)
+
+    def recover(self) -> None:
+        with self._lock:
+            self.default = None
+
     # -- serving ---------------------------------------------------------------------------------------------
 
     def _next_reply(self) -> Optional[Reply]:
         with self._lock:
             return self.script.popleft() if self.script else self.default
 
-    def _accept(self, headers: dict[str, str], body: bytes) -> tuple[int, str]:
+    def _accept(self, headers: dict[str, str], body: bytes) -> tuple[int, str, int]:
+        """(status, answer, records accepted)."""
         if headers.get("x-ryft-token") != self.token:
-            return 401, '{"error":"invalid token"}'
+            return 401, '{"error":"invalid token"}', 0
         if not headers.get("content-type", "").startswith("application/json"):
-            return 415, '{"error":"content type must be application/json"}'
+            return 415, '{"error":"content type must be application/json"}', 0
         if self.max_body is not None and len(body) > self.max_body:
-            return 413, '{"error":"payload too large"}'
+            return 413, '{"error":"payload too large"}', 0
         if headers.get("content-encoding") == "gzip":
             body = gzip.decompress(body)
         try:
             payload = json.loads(body)
         except ValueError as exc:
-            return 400, json.dumps({"error": "invalid JSON: %s" % exc})
+            return 400, json.dumps({"error": "invalid JSON: %s" % exc}), 0
         records = payload if isinstance(payload, list) else [payload]
         problems = {i: validate_record(r) for i, r in enumerate(records)}
         bad = {i: p for i, p in problems.items() if p}
@@ -139,16 +167,20 @@ class IngestServer:
         if bad:
             with self._lock:
                 self.invalid.extend((records[i], p) for i, p in bad.items())
-            return 400, json.dumps({"error": "invalid records", "problems": {str(k): v for k, v in bad.items()}})
+            return 400, json.dumps({"error": "invalid records", "problems": {str(k): v for k, v in bad.items()}}), 0
         with self._received:
             self.records.extend(records)
             self._received.notify_all()
-        return 200, '{"status":"ok"}'
+        return 200, '{"status":"ok"}', len(records)
 
 
 def _handler(owner: IngestServer) -> type:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body leave in one segment: two small writes meet Nagle and the client's delayed ACK (40 ms
+        # per answer), which would make the test server, not the library, the bottleneck.
+        wbufsize = -1
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             """Quiet: tests read the server's state, not its log."""
@@ -163,17 +195,20 @@ def _handler(owner: IngestServer) -> type:
                 self.connection.close()
                 self.close_connection = True
                 return
-            if reply is not None and reply.hang:
-                time.sleep(reply.hang)
+            at = time.monotonic()
+            if reply is not None and reply.hang and owner._stopped.wait(reply.hang):
+                self.close_connection = True
+                return
+            accepted = 0
             if self.path != PATH:
                 status, text, extra = 404, '{"error":"not found"}', {}
             elif reply is not None and reply.status != 200:
                 status, text, extra = reply.status, reply.body, reply.headers
             else:
-                status, text = owner._accept(headers, body)
+                status, text, accepted = owner._accept(headers, body)
                 extra = {}
             with owner._lock:
-                owner.requests.append(Request(headers, body, status))
+                owner.requests.append(Request(headers, body, status, at, accepted))
             data = text.encode()
             try:
                 self.send_response(status)

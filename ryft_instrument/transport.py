@@ -81,7 +81,8 @@ class HttpTransport:
         if self.compression == "gzip":
             body = gzip.compress(body, compresslevel=1)
             headers = dict(headers, **{"Content-Encoding": "gzip"})
-        read = READ_TIMEOUT if timeout is None else max(0.05, min(READ_TIMEOUT, timeout))
+        # The caller's time left bounds every socket wait (connect, send, each read): exit is never held longer.
+        read = READ_TIMEOUT if timeout is None else max(0.01, min(READ_TIMEOUT, timeout))
         connect = min(CONNECT_TIMEOUT, read)
         try:
             response = self._session.post(
