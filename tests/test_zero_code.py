@@ -203,13 +203,6 @@ def test_sqlalchemy_app(tmp_path: Path, server: IngestServer) -> None:
     assert "service:app" in by_query["SELECT x FROM t WHERE x = ?"]["tags"]
 
 
-# SQLAlchemy's async adapters hide the driver's connection one level down, where UNWRAP (keyed on the cursor type
-# SQLAlchemy's hook is handed) does not reach it: the statement is recorded by the SQLAlchemy hook and again by the
-# instrumented driver underneath. Reported to the lead (issue 6 report); strict, so the fix turns these green loudly.
-ASYNC_DUPLICATES = pytest.mark.xfail(strict=True, reason="AsyncEngine over an instrumented driver records twice")
-
-
-@ASYNC_DUPLICATES
 def test_sqlalchemy_async_engine(tmp_path: Path, server: IngestServer) -> None:
     app = script(tmp_path, ASYNC_APP)
     done = run([sys.executable, str(app), str(tmp_path / "db.sqlite")], child_env(server, RYFT_INSTRUMENT="1"),
@@ -255,7 +248,6 @@ def test_sqlalchemy_over_psycopg_records_once(tmp_path: Path, server: IngestServ
     assert max(seen.values()) == 1, seen
 
 
-@ASYNC_DUPLICATES
 def test_sqlalchemy_async_engine_over_psycopg(tmp_path: Path, server: IngestServer, postgres_url: str) -> None:
     app = script(tmp_path, """
         import asyncio
