@@ -6,11 +6,13 @@ requests) until a function below needs it, so the zero-code bootstrap can import
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ContextManager, Optional, Union
-
 from ._version import __version__
 
+# ``typing`` costs ~10 ms at interpreter start, and the zero-code bootstrap imports this package at start.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, ContextManager, Optional, Union
+
     from .config import Config
 
 __all__ = [

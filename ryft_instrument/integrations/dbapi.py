@@ -33,6 +33,7 @@ from typing import Any, Callable, Optional
 import wrapt
 
 from .. import recorder
+from ..bootstrap import TARGETS
 from ..context import make_context, search_path_head
 from ..logs import log
 from ..tagging import current_tags
@@ -40,16 +41,10 @@ from . import UNWRAP
 
 _record = recorder.record
 
-SUPPORTED: dict[str, str] = {
-    "sqlite3": "sqlite3",
-    "psycopg": "psycopg",
-    "psycopg2": "psycopg2",
-    "pymysql": "pymysql",
-    "duckdb": "duckdb",
-    "trino.dbapi": "trino",
-}
-"""Module name → driver name (as ``RYFT_INSTRUMENT_DISABLED`` spells it) of every module ``instrument_dbapi`` knows.
-Zero-code activation calls ``instrument_dbapi(sys.modules[name])`` right after one of these is imported."""
+SUPPORTED: dict[str, str] = {module: name for module, name in TARGETS.items() if name != "sqlalchemy"}
+"""Module name → driver name (as ``RYFT_INSTRUMENT_DISABLED`` spells it) of every module ``instrument_dbapi`` knows:
+the zero-code bootstrap's targets less SQLAlchemy. Zero-code activation calls ``instrument_dbapi(sys.modules[name])``
+right after one of these is imported."""
 
 _DRIVER_MODULES = {
     "sqlite3": "dbapi_sqlite3",
