@@ -117,3 +117,28 @@ def test_web_app_under_ryft_instrument(tmp_path: Path) -> None:
     assert sum(q.startswith("UPDATE book SET views") for q in queries) == 2
     assert sum(q.startswith("SELECT sum(book.views)") for q in queries) == 1
     assert {"DATA_DEFINITION", "INSERT", "SELECT", "UPDATE"} <= by_type(records)
+
+
+def test_trino_example(tmp_path: Path) -> None:
+    pytest.importorskip("trino.sqlalchemy")
+    from trino_server import Answer, TrinoServer, user_error
+
+    out = tmp_path / "q.jsonl"
+    with TrinoServer(version="476") as server:
+        server.answers["SELECT name"] = Answer(columns=[("name", "varchar")], rows=[["ada"], ["grace"]])
+        server.answers["SELECT * FROM missing_table"] = Answer(
+            error=user_error("TABLE_NOT_FOUND", 46, "line 1:15: Table 'hive.web.missing_table' does not exist"))
+        result = run_example("trino_example.py", "127.0.0.1", str(server.port), env={"RYFT_OUTPUT": str(out)})
+    assert "customers: ['ada', 'grace']" in result.stdout and "TABLE_NOT_FOUND" in result.stdout
+    records = {r["query"]: r for r in read_records(out)}
+    ok, failed = records["SELECT name FROM customers ORDER BY name"], records["SELECT * FROM missing_table"]
+    via_sqlalchemy = records["SELECT count(*) FROM orders"]
+    for record in (ok, failed, via_sqlalchemy):
+        assert record["queryId"].startswith("20260310_120000_"), record
+        context = record["context"]
+        assert (context["catalog"], context["schema"], context["user"], context["serverVersion"]) == (
+            "hive", "web", "analyst", "476")
+    assert "sqlalchemy/" in via_sqlalchemy["context"]["userAgent"]
+    assert failed["queryState"] == "FAILED"
+    info = failed["failureInfo"][0] if isinstance(failed["failureInfo"], list) else failed["failureInfo"]
+    assert info["errorCode"] == {"type": "USER_ERROR", "code": 46, "name": "TABLE_NOT_FOUND"}
