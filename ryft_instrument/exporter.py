@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from random import random
@@ -54,6 +55,28 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circu
 GiveUp = Callable[[list[str], str], None]
 _GIVE_UP = {"send_failed": "dropped_send_failed", "token_refused": "dropped_token_refused",
             "shutdown": "dropped_shutdown"}
+
+
+# The worker imports ``requests`` (and what it needs) on its first delivery. A fork from another thread in the
+# middle of that import would hand the child half-initialised modules in ``sys.modules``, and the child could never
+# send (seen with multiprocessing and pre-fork servers). Forks wait for the worker's warm-up, which holds this lock.
+_warming = threading.Lock()
+
+
+def _before_fork() -> None:
+    _warming.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _warming.release()
+
+
+def _after_fork_in_child() -> None:
+    global _warming
+    _warming = threading.Lock()
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)
 
 
 class FlushMarker:
@@ -119,6 +142,13 @@ class Exporter:
         self._wake.set()
 
     def _run(self) -> None:
+        if self.sends_to_api:
+            with _warming:
+                try:
+                    self._transport()
+                except Exception:
+                    counters.add("internal_errors")
+                    log.debug("ryft_instrument: cannot set up the HTTP transport", exc_info=True)
         while not (self._stopping and (not recorder.buffer or self._past_deadline())):
             self._wake.wait(self.config.flush_interval)
             self._wake.clear()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import socket
 import struct
 import threading
@@ -107,6 +108,10 @@ class IngestServer:
         """Answer the next requests with ``replies``, in order, then behave normally."""
         with self._lock:
             self.script.extend(replies)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment for a child process that should deliver here: ``os.environ`` plus the token and URL."""
+        return dict(os.environ, RYFT_INGEST_TOKEN=self.token, RYFT_INGEST_URL=self.url, **extra)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         """Wait until at least ``count`` records were accepted; returns them (AssertionError on timeout)."""

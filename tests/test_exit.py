@@ -1,0 +1,111 @@
+"""Interpreter exit, in real child processes: the exit flush delivers what is queued, is bounded by
+RYFT_SHUTDOWN_TIMEOUT even when the endpoint accepts and never answers, and starts no thread."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ryft_instrument.testing import IngestServer, Reply
+
+# Each script records N statements through a real SQLAlchemy + SQLite engine and prints its stats at the end
+# (from an atexit handler registered first, so it runs last: after the exit flush).
+SCRIPT = """
+import atexit, json, sys, time
+import sqlalchemy as sa
+import ryft_instrument
+from ryft_instrument import exporter
+exporter.BACKOFF_BASE, exporter.BACKOFF_CAP = 0.01, 0.05
+
+def report():
+    print(json.dumps(dict(ryft_instrument.stats(), exit_started=EXIT[0])), flush=True)
+
+EXIT = [0.0]
+atexit.register(report)
+engine = ryft_instrument.instrument(sa.create_engine("sqlite://"))
+with engine.connect() as conn:
+    for i in range(int(sys.argv[1])):
+        conn.exec_driver_sql("SELECT %d AS exit_test" % i).fetchall()
+    time.sleep(float(sys.argv[2]))
+EXIT[0] = time.time()
+"""
+
+
+def run(server: IngestServer, count: int, pause: float = 0.0, **env: str) -> tuple[dict, float]:
+    """Run the script; returns its final stats and how long its exit took (from its last line to its end)."""
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(count), str(pause)], env=server.env(**env),
+                          capture_output=True, text=True, timeout=60)
+    ended = time.time()
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert server.token not in proc.stdout + proc.stderr
+    stats = json.loads(proc.stdout.strip().splitlines()[-1])
+    return stats, ended - stats["exit_started"]
+
+
+def test_exit_flush_delivers_what_is_queued() -> None:
+    with IngestServer() as server:
+        stats, _ = run(server, 300, RYFT_FLUSH_INTERVAL="30")
+        records = server.wait_for(300)
+    assert Counter(r["query"] for r in records) == Counter("SELECT %d AS exit_test" % i for i in range(300))
+    assert stats["sent"] == 300
+
+
+@pytest.mark.parametrize("flush_interval", ["0.05", "30"], ids=["stuck-before-exit", "sending-at-exit"])
+def test_exit_is_bounded_when_the_endpoint_accepts_and_never_answers(flush_interval: str) -> None:
+    with IngestServer() as server:
+        server.outage(Reply(hang=60))
+        stats, took = run(server, 2000, 0.3, RYFT_SHUTDOWN_TIMEOUT="1.0", RYFT_FLUSH_INTERVAL=flush_interval)
+        assert server.requests == []  # not one answer went out
+    assert took < 1.0 + 0.6, "exit took %.2f s" % took
+    assert stats["dropped_shutdown"] == 2000
+    assert stats["sent"] == 0
+
+
+def test_exit_during_an_outage_spools_and_the_next_process_delivers(tmp_path: Path) -> None:
+    spool = str(tmp_path / "spool")
+    with IngestServer() as server:
+        server.outage(Reply(hang=60))
+        stats, took = run(server, 1500, 0.3, RYFT_SHUTDOWN_TIMEOUT="1.0", RYFT_SPOOL_DIR=spool,
+                          RYFT_FLUSH_INTERVAL="30")
+        assert took < 1.0 + 0.6, "exit took %.2f s" % took
+        # Only a request already on the wire when exit began is given up (the endpoint may have taken it: sending
+        # it again could duplicate it); everything else waits on disk.
+        assert stats["spooled"] + stats["dropped_shutdown"] == 1500 and stats["dropped_shutdown"] <= 100
+        server.recover()
+        later, _ = run(server, 5, 0.5, RYFT_SPOOL_DIR=spool)
+        records = server.wait_for(stats["spooled"] + 5)
+    assert later["replayed"] == stats["spooled"]
+    assert len({r["queryId"] for r in records}) == len(records) == stats["spooled"] + 5
+    assert [name for name in os.listdir(spool) if not name.startswith(".")] == []
+
+
+def test_a_statement_recorded_after_the_exit_flush_starts_no_thread() -> None:
+    code = """
+import atexit, sqlite3, threading, time
+import ryft_instrument
+from ryft_instrument import recorder
+from ryft_instrument.context import make_context
+
+def late():
+    recorder.record(make_context(), "SELECT 'after the exit flush'", time.perf_counter(), 0.001)
+    print("threads", sorted(t.name for t in threading.enumerate()))
+
+atexit.register(late)
+ryft_instrument.configure()
+recorder.record(make_context(), "SELECT 'before'", time.perf_counter(), 0.001)
+"""
+    with IngestServer() as server:
+        proc = subprocess.run([sys.executable, "-c", code], env=server.env(), capture_output=True, text=True,
+                              timeout=30)
+        server.wait_for(1)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert "ryft-instrument-exporter" not in proc.stdout.split("threads", 1)[1]
+    assert server.queries() == ["SELECT 'before'"]
