@@ -15,7 +15,16 @@ from ryft_instrument.testing import IngestServer
 REQUIRE_SERVICES = os.environ.get("RYFT_TEST_REQUIRE_SERVICES", "") == "1"
 
 POSTGRES_DSN = os.environ.get("RYFT_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
-POSTGRES_URL = os.environ.get("RYFT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+def _default_postgres_url() -> str:
+    """psycopg 3 where this SQLAlchemy has its dialect (2.0+), else psycopg2 (SQLAlchemy 1.4)."""
+    import importlib.util
+
+    has_psycopg = importlib.util.find_spec("sqlalchemy.dialects.postgresql.psycopg") is not None
+    return "postgresql+%s://postgres@127.0.0.1:5432/test" % ("psycopg" if has_psycopg else "psycopg2")
+
+
+POSTGRES_URL = os.environ.get("RYFT_TEST_POSTGRES_URL") or _default_postgres_url()
 MARIADB_KWARGS: dict[str, Any] = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": "",
                                   "database": "test"}
 
@@ -59,7 +68,22 @@ def postgres_dsn() -> str:
 
 @pytest.fixture(scope="session")
 def postgres_url(postgres_dsn: str) -> str:
+    """A SQLAlchemy URL for the PostgreSQL server (psycopg 3 on SQLAlchemy 2, psycopg2 on 1.4)."""
     return POSTGRES_URL
+
+
+def with_driver(url: str, driver: str) -> str:
+    """``url`` with another driver (``asyncpg``, ``psycopg_async``); skips when this SQLAlchemy lacks it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import NoSuchModuleError
+
+    parsed = make_url(url)
+    changed = parsed.set(drivername="%s+%s" % (parsed.get_backend_name(), driver))
+    try:
+        changed.get_dialect()
+    except NoSuchModuleError:
+        pytest.skip("this SQLAlchemy has no %s dialect" % driver)
+    return changed.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

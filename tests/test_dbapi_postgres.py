@@ -7,6 +7,7 @@ import io
 from typing import Any
 
 import pytest
+from conftest import with_driver
 
 import ryft_instrument
 from ryft_instrument.testing import IngestServer
@@ -103,7 +104,7 @@ def test_psycopg_sqlalchemy_on_an_instrumented_driver_records_once(ingest: Inges
     sa = pytest.importorskip("sqlalchemy")
     ryft_instrument.instrument_dbapi(psycopg)
     try:
-        engine = ryft_instrument.instrument(sa.create_engine(postgres_url))
+        engine = ryft_instrument.instrument(sa.create_engine(with_driver(postgres_url, "psycopg")))
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT :x + 1"), {"x": 41}).scalar() == 42
         engine.dispose()

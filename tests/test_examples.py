@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
+from conftest import with_driver
 
 from ryft_instrument.schema import validate_record
 from ryft_instrument.testing import IngestServer
@@ -70,7 +71,7 @@ def test_async_app(database: str, tmp_path: Path, request: pytest.FixtureRequest
     if database == "sqlite":
         url = "sqlite+aiosqlite:///:memory:"
     else:
-        url = request.getfixturevalue("postgres_url").replace("+psycopg", "+asyncpg")
+        url = with_driver(request.getfixturevalue("postgres_url"), "asyncpg")
     out = tmp_path / "q.jsonl"
     result = run_example("async_app.py", url, env={"RYFT_OUTPUT": str(out)})
     assert "delivered: True" in result.stdout

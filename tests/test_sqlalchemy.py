@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from conftest import with_driver
 
 import ryft_instrument
 from ryft_instrument.testing import IngestServer
@@ -244,10 +245,10 @@ def test_async_psycopg_over_an_instrumented_driver_records_once(ingest: IngestSe
     import psycopg
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    url = with_driver(postgres_url, "psycopg_async")
     ryft_instrument.instrument_dbapi(psycopg)
     try:
         async def main() -> None:
-            url = postgres_url.replace("postgresql+psycopg://", "postgresql+psycopg_async://")
             engine = ryft_instrument.instrument(create_async_engine(url))
             async with engine.connect() as conn:
                 await conn.exec_driver_sql("SELECT 'async pg'")
@@ -265,8 +266,9 @@ def test_asyncpg_engine(ingest: IngestServer, postgres_url: str) -> None:
     import asyncpg
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    url = with_driver(postgres_url, "asyncpg")
+
     async def main() -> None:
-        url = postgres_url.replace("postgresql+psycopg://", "postgresql+asyncpg://")
         engine = ryft_instrument.instrument(create_async_engine(url))
         async with engine.connect() as conn:
             assert (await conn.execute(sa.text("SELECT 'via asyncpg'"))).scalar() == "via asyncpg"
