@@ -139,7 +139,8 @@ class Exporter:
         return self._thread is not None and self._thread.is_alive()
 
     def wake(self) -> None:
-        self._wake.set()
+        if not self._wake.is_set():  # a plain read: with a full queue, every record calls this
+            self._wake.set()
 
     def _run(self) -> None:
         if self.sends_to_api:
@@ -333,6 +334,8 @@ class Exporter:
         attempts = 0
         while True:
             reason = self._blocked(started, patient=not replay)
+            if self._cut_off():
+                return
             if reason is not None:
                 log.debug("ryft_instrument: %d records not sent now (%s)", len(lines), reason)
                 give_up(lines, reason)
@@ -343,6 +346,8 @@ class Exporter:
                 counters.add("retried", len(lines))
             attempts += 1
             answer = self._transport().post(body, timeout=self._time_left())
+            if self._cut_off():
+                return
             if answer.ok:
                 self._delivered(len(lines), replay)
                 return
@@ -351,9 +356,11 @@ class Exporter:
                 return
             self._failed(answer, len(lines))
 
+    def _cut_off(self) -> bool:
+        """True on the worker once ``stop()`` gave up on it and counted its batch: it must not count it again."""
+        return self._abandoned and threading.current_thread() is self._thread
+
     def _delivered(self, count: int, replay: bool) -> None:
-        if self._abandoned:
-            return
         counters.add("sent", count)
         if replay:
             counters.add("replayed", count)
@@ -426,12 +433,13 @@ class Exporter:
         if not lines:
             return
         if self.spool is not None:
-            if self.spool.write(lines):
+            lost_to = self.spool.write(lines)
+            if lost_to is None:
                 counters.add("spooled", len(lines))
                 self._losses += len(lines)
                 log.debug("ryft_instrument: %d records spooled (%s)", len(lines), reason)
-                return
-            self._lose("dropped_spool_full", len(lines), "")
+            else:
+                self._lose(lost_to, len(lines), "")
             return
         self._lose(_GIVE_UP[reason], len(lines), "" if reason != "send_failed" else "the Ingest API did not accept "
                    "them in %d s" % BATCH_TIME_BUDGET)
@@ -494,8 +502,9 @@ class Exporter:
         if len(left) == len(claim.lines):
             claim.release()
             return False
-        if left and not spool.write(left, created=claim.created):
-            counters.add("dropped_spool_full", len(left))
+        lost_to = spool.write(left, created=claim.created) if left else None
+        if lost_to is not None:
+            counters.add(lost_to, len(left))
         claim.done()
         return not left
 

@@ -78,8 +78,10 @@ def record(
     """Queue one statement. Never raises: a bug here must not reach the user's query."""
     try:
         failure = None if exc is None else describe_failure(exc)
-        if len(query) > max_query_length:
+        size = len(query)
+        if size > max_query_length:
             query = _truncate(query)
+            size = len(query)
         event = (context, query, start, duration, failure, query_id, session, _get_tags())
         if observers:
             for observer in observers:
@@ -97,7 +99,7 @@ def record(
             if sample_rate < 1.0 and random() >= sample_rate:
                 next(_sampled)
                 return
-        if len(buffer) >= queue_size or (len(query) > big_query and not _admit(len(query))):
+        if len(buffer) >= queue_size or (size > big_query and not _admit(size)):
             next(_full)
             wake()
             return

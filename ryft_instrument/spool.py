@@ -84,15 +84,16 @@ class Spool:
 
     # -- writing ---------------------------------------------------------------------------------------------
 
-    def write(self, lines: list[str], created: Optional[float] = None) -> bool:
-        """Keep ``lines`` in a new file; False when the spool is full or the directory is unusable."""
-        if not lines or not self._prepare():
-            return False
+    def write(self, lines: list[str], created: Optional[float] = None) -> Optional[str]:
+        """Keep ``lines`` in a new file. None when done, else the ``stats()`` counter that the lines are lost to:
+        ``dropped_spool_full`` (the size cap) or ``dropped_spool_error`` (the directory is unusable)."""
+        if not self._prepare():
+            return "dropped_spool_error"
         data = gzip.compress(("\n".join(lines) + "\n").encode("utf-8", "surrogatepass"), compresslevel=1)
         if self.usage() + len(data) > self.max_bytes:
             logs.limited(logging.WARNING, "spool_full", "ryft_instrument: the spool %s is full (%d bytes); records "
                          "are dropped until it drains", self.directory, self.max_bytes)
-            return False
+            return "dropped_spool_full"
         stamp = time.time() if created is None else created
         name = "%013d-%d-%d-%s%s" % (int(stamp * 1000), len(lines), self.pid, os.urandom(6).hex(), SUFFIX)
         tmp_name = "%s%d-%s" % (_TMP, self.pid, name)
@@ -110,9 +111,9 @@ class Spool:
             self._remove(tmp_name)
             logs.limited(logging.WARNING, "spool_write", "ryft_instrument: cannot write to the spool %s: %s",
                          self.directory, exc)
-            return False
+            return "dropped_spool_error"
         self._usage += len(data)
-        return True
+        return None
 
     def _prepare(self) -> bool:
         if self._ready:
@@ -133,13 +134,6 @@ class Spool:
         return self._usage
 
     # -- reading ---------------------------------------------------------------------------------------------
-
-    def pending(self) -> bool:
-        """Whether any file waits (cheap: one directory listing)."""
-        try:
-            return any(name.endswith(SUFFIX) for name in os.listdir(self.directory))
-        except OSError:
-            return False
 
     def claim(self) -> Optional[Claim]:
         """Lease the oldest waiting file and read it; None when there is none. Expired files are deleted and
@@ -191,13 +185,14 @@ class Spool:
                          "%s (%s)", aside, type(exc).__name__)
             return None
 
-    def _scan(self) -> list[str]:
-        """Waiting files, oldest first; also measures usage, reclaims abandoned leases and clears old debris."""
+    def _scan(self) -> None:
+        """List the waiting files, oldest first; also measures usage, reclaims abandoned leases and clears old
+        debris."""
         try:
             names = os.listdir(self.directory)
         except OSError:
             self._usage = 0
-            return []
+            return
         now = time.time()
         waiting: list[str] = []
         usage = 0
@@ -226,7 +221,6 @@ class Spool:
         self._scanned_at = time.monotonic()
         waiting.sort()
         self._waiting = deque(waiting)
-        return waiting
 
     def _abandoned(self, lease: str, age: float) -> bool:
         if age > LEASE_TTL:

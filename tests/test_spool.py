@@ -59,7 +59,7 @@ def test_files_are_private_atomic_and_hold_no_token(tmp_path: Path) -> None:
     with IngestServer() as server:
         ryft_instrument.configure(token=server.token, url=server.url, spool_dir=str(directory))
         store = Spool(str(directory))
-        assert store.write(lines("a", 10))
+        assert store.write(lines("a", 10)) is None
     (name,) = names(directory)
     assert name.endswith(".jsonl.gz") and "-10-%d-" % os.getpid() in name
     assert os.stat(directory / name).st_mode & 0o777 == 0o600
@@ -79,7 +79,7 @@ def test_files_are_private_atomic_and_hold_no_token(tmp_path: Path) -> None:
 
 def test_a_damaged_file_is_set_aside_and_counted_never_raised(tmp_path: Path) -> None:
     store = Spool(str(tmp_path))
-    assert store.write(lines("good", 3))
+    assert store.write(lines("good", 3)) is None
     earlier = int(time.time() * 1000) - 5000  # older than the good file: read first
     garbage = "%013d-5-1-deadbeef%s" % (earlier, spool.SUFFIX)
     truncated = "%013d-5-1-cafebabe%s" % (earlier + 1, spool.SUFFIX)
@@ -94,20 +94,26 @@ def test_a_damaged_file_is_set_aside_and_counted_never_raised(tmp_path: Path) ->
 
 def test_expired_files_are_deleted_and_counted_and_the_size_cap_holds(tmp_path: Path) -> None:
     store = Spool(str(tmp_path), max_age=3600)
-    assert store.write(lines("old", 7), created=time.time() - 7200)
-    assert store.write(lines("new", 2))
+    assert store.write(lines("old", 7), created=time.time() - 7200) is None
+    assert store.write(lines("new", 2)) is None
     claim = store.claim()
     assert claim is not None and len(claim.lines) == 2
     assert counters.value("dropped_spool_expired") == 7
     small = Spool(str(tmp_path / "small"), max_bytes=2000)
-    written = sum(small.write(lines("cap%d" % i, 20)) for i in range(20))
-    assert 0 < written < 20
+    answers = [small.write(lines("cap%d" % i, 20)) for i in range(20)]
+    assert answers[0] is None and answers[-1] == "dropped_spool_full"
     assert sum(os.path.getsize(tmp_path / "small" / n) for n in names(tmp_path / "small")) <= 2000
+
+
+def test_an_unusable_directory_is_a_counted_loss_not_a_crash(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    assert Spool(str(blocker / "spool")).write(lines("nowhere", 3)) == "dropped_spool_error"
 
 
 def test_a_lease_whose_process_died_goes_back_into_play(tmp_path: Path) -> None:
     store = Spool(str(tmp_path))
-    assert store.write(lines("orphan", 4))
+    assert store.write(lines("orphan", 4)) is None
     (name,) = names(tmp_path)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     lease = "%s.lease.%s.%s.feedface" % (name, store.host, dead.stdout.strip())
@@ -123,7 +129,7 @@ def test_processes_sharing_a_spool_send_each_file_once(tmp_path: Path) -> None:
     directory = tmp_path / "shared"
     store = Spool(str(directory))
     for n in range(60):
-        assert store.write(lines("file%d" % n, 20))
+        assert store.write(lines("file%d" % n, 20)) is None
     with IngestServer() as server:
         children = [subprocess.Popen([sys.executable, "-c", CHILD, "proc%d" % n, "5", "replayed"],
                                      env=server.env(RYFT_SPOOL_DIR=str(directory)), stdout=subprocess.PIPE,
