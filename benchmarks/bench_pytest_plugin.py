@@ -26,7 +26,7 @@ def _loop(conn: Any, statement: Any, observing: bool, sink: list[Any]) -> Timed:
 
     def timed(n: int) -> float:
         recorder.observers[:] = [profile.observe] if observing else []
-        recorder._get_tags = profile.test_tags if observing else profile.current_tags.get
+        recorder.get_tags = profile.test_tags if observing else profile.current_tags.get
         sink.clear()
         start = time.thread_time()
         for _ in range(n):
@@ -54,7 +54,7 @@ def run(quick: bool) -> dict[str, Any]:
     plain_engine = sa.create_engine("sqlite://")
     ryft_engine = ryft_instrument.instrument(sa.create_engine("sqlite://"))
     recorder.no_destination = False
-    get_tags = recorder._get_tags
+    get_tags = recorder.get_tags
     sink: list[Any] = []
     profile.route(sink, ("test:bench.py::test_x", "run:bench"))
     plain, ours = plain_engine.connect(), ryft_engine.connect()
@@ -68,7 +68,7 @@ def run(quick: bool) -> dict[str, Any]:
         result["observed"] = len(sink) == n
     finally:
         profile.route(None)
-        recorder._get_tags = get_tags
+        recorder.get_tags = get_tags
         plain.close()
         ours.close()
         ryft_instrument.uninstrument()

@@ -179,14 +179,13 @@ class Recording:
             raise pytest.UsageError("ryft: %s" % exc) from None
         self.started = True
         self.sent_before = counters.value("sent")
-        self.quiet_before = recorder.no_destination
-        self.get_tags = recorder._get_tags
+        self.get_tags = recorder.get_tags
         if "sqlalchemy" not in self.config.instrument_disabled:
             ryft_instrument.instrument()
         if "sqlite3" not in self.config.instrument_disabled:
             import sqlite3  # noqa: F401 - cheap, and instrumented before test modules import it
         if self.tag_records:
-            recorder._get_tags = _profile().test_tags
+            recorder.get_tags = _profile().test_tags
         self.refresh()
 
     def refresh(self) -> None:
@@ -196,8 +195,6 @@ class Recording:
         observe = _profile().observe
         if observe not in recorder.observers:
             recorder.observers.append(observe)
-        if not recorder.enabled:
-            recorder.no_destination = False
         try:
             from .integrations.dbapi import SUPPORTED
         except ImportError:
@@ -234,8 +231,7 @@ class Recording:
         if profile.observe in recorder.observers:
             recorder.observers.remove(profile.observe)
         if self.tag_records:
-            recorder._get_tags = self.get_tags
-        recorder.no_destination = self.quiet_before
+            recorder.get_tags = self.get_tags
         if not self.config.instrument:
             ryft_instrument.uninstrument()
             for module in self.drivers:

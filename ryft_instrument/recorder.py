@@ -58,7 +58,9 @@ worker_running = False
 # True when recording is on but neither a token nor RYFT_OUTPUT says where records go.
 no_destination = False
 
-_get_tags = current_tags.get
+# Where a statement's block-scoped tags come from: the ``tags()`` ContextVar. The pytest plugin rebinds it (a test's
+# tags must reach statements run on threads the test started, which a ContextVar does not follow).
+get_tags: Callable[[], tuple[str, ...]] = current_tags.get
 _full = counters.hot("dropped_queue_full")
 _sampled = counters.hot("dropped_sampled")
 _too_fast = counters.hot("dropped_min_duration")
@@ -82,14 +84,14 @@ def record(
         if size > max_query_length:
             query = _truncate(query)
             size = len(query)
-        event = (context, query, start, duration, failure, query_id, session, _get_tags())
+        event = (context, query, start, duration, failure, query_id, session, get_tags())
         if observers:
             for observer in observers:
                 observer(event)
         if not enabled:
             if no_destination:
                 next(_no_destination)
-                if not _warned:
+                if not _warned and not observers:
                     _warn_no_destination()
             return
         if failure is None:
@@ -100,11 +102,12 @@ def record(
                 next(_sampled)
                 return
         if len(buffer) >= queue_size or (size > big_query and not _admit(size)):
-            next(_full)
-            wake()
+            # The worker is draining already: nudging it on every drop would cost each statement a lock.
+            if next(_full) % 1024 == 0 or not worker_running:
+                wake()
             return
         buffer.append(event)
-        if not worker_running or len(buffer) >= batch_size:
+        if not worker_running or len(buffer) % batch_size == 0:
             wake()
     except Exception:
         next(_errors)

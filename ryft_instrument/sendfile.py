@@ -19,7 +19,7 @@ from typing import IO, Optional
 
 from . import counters, logs
 from .config import Config, from_env
-from .exporter import MAX_BODY_BYTES, Exporter, _chunks
+from .exporter import Exporter
 from .report import parse_line
 from .schema import validate_record
 
@@ -94,12 +94,11 @@ class _Sender:
             batch = self._queue.get()
             if batch is None:
                 return
-            for chunk in _chunks(batch, MAX_BODY_BYTES):
-                if self.stopped is None and not self.cancelled:
-                    # The exporter's own delivery of serialised records: retries, backoff, Retry-After, splitting.
-                    self.exporter._deliver(chunk, self._give_up, False)
-                else:
-                    self.not_sent += len(chunk)
+            if self.stopped is None and not self.cancelled:
+                # The exporter's own delivery of serialised records: chunking, retries, Retry-After, splitting.
+                self.exporter.deliver_serialised(batch, self._give_up)
+            else:
+                self.not_sent += len(batch)
 
     def _give_up(self, lines: list[str], reason: str) -> None:
         self.not_sent += len(lines)

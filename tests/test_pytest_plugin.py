@@ -473,10 +473,10 @@ def test_records_go_to_ryft_tagged_with_test_and_run(pytester: pytest.Pytester, 
 
 
 def test_a_session_leaves_nothing_behind(pytester: pytest.Pytester) -> None:
-    get_tags = recorder._get_tags
+    get_tags = recorder.get_tags
     pytester.makepyfile("def test_ok(): pass")
     pytester.runpytest("--ryft").assert_outcomes(passed=1)
-    assert recorder.observers == [] and recorder._get_tags is get_tags
+    assert recorder.observers == [] and recorder.get_tags is get_tags
     import sqlalchemy as sa
 
     assert not sa.event.contains(sa.engine.Engine, "do_execute", _sqlalchemy_hook())
