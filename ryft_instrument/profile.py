@@ -43,20 +43,7 @@ def observe(event: tuple) -> None:
     sink = _sink
     if sink is None and not _taps:
         return
-    # The frame walk of ``_first_user_frame``, inlined: this runs for every statement.
-    origin = None
-    frame: Any = sys._getframe(1)
-    verdicts = _verdicts
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        library = verdicts.get(filename)
-        if library is None:
-            library = verdicts[filename] = _is_library(filename)
-        if not library:
-            origin = (filename, frame.f_lineno)
-            break
-        frame = frame.f_back
-    item = (event[1], event[3], event[4], origin or _greenlet_origin())
+    item = (event[1], event[3], event[4], _first_user_frame(sys._getframe(1)) or _greenlet_origin())
     if sink is not None:
         sink.append(item)
     for tap in _taps:

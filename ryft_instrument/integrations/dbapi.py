@@ -365,11 +365,19 @@ def uninstrument_dbapi(module: Any) -> Any:
     return module
 
 
-def _generic_connect(connect: Callable[..., Any]) -> Callable[..., Any]:
-    def connect_instrumented(*args: Any, **kwargs: Any) -> Any:
-        return instrument_connection(connect(*args, **kwargs))
+def connect_wrapper(wrap: Callable[[Any, Optional[list[str]]], Any]) -> Callable[[Callable[..., Any]], Any]:
+    """For ``patch_function``: a ``connect`` whose new connections come back as ``wrap(connection, None)``."""
 
-    return connect_instrumented
+    def make(connect: Callable[..., Any]) -> Callable[..., Any]:
+        def connect_instrumented(*args: Any, **kwargs: Any) -> Any:
+            return wrap(connect(*args, **kwargs), None)
+
+        return connect_instrumented
+
+    return make
+
+
+_generic_connect = connect_wrapper(lambda connection, tags: instrument_connection(connection, tags=tags))
 
 
 # -- patching module functions, reversibly -------------------------------------------------------------------------

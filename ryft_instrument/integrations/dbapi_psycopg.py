@@ -17,6 +17,7 @@ from .dbapi import (
     ConnectionProxy,
     CursorProxy,
     Site,
+    connect_wrapper,
     patch_function,
     postgres_context,
     query_text,
@@ -151,13 +152,6 @@ def wrap(connection: Any, tags: Optional[list[str]]) -> Any:
     return proxy(connection, _context(connection), recorder_for(tags))
 
 
-def _connect(connect: Callable[..., Any]) -> Callable[..., Any]:
-    def connect_instrumented(*args: Any, **kwargs: Any) -> Any:
-        return wrap(connect(*args, **kwargs), None)
-
-    return connect_instrumented
-
-
 def _async_connect(connect: Callable[..., Any]) -> Callable[..., Any]:
     async def connect_instrumented(*args: Any, **kwargs: Any) -> Any:
         return wrap(await connect(*args, **kwargs), None)
@@ -166,8 +160,8 @@ def _async_connect(connect: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def patch(module: Any) -> None:
-    patch_function(psycopg, "connect", _connect)
-    patch_function(psycopg.Connection, "connect", _connect)
+    patch_function(psycopg, "connect", connect_wrapper(wrap))
+    patch_function(psycopg.Connection, "connect", connect_wrapper(wrap))
     patch_function(psycopg.AsyncConnection, "connect", _async_connect)
 
 

@@ -4,12 +4,12 @@ points: ``pymysql.connect`` and ``pymysql.Connect`` (``pymysql.Connection`` stay
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import pymysql
 
 from ..context import make_context, user_agent
-from .dbapi import ConnectionProxy, CursorProxy, patch_function, recorder_for, timed, unpatch_function
+from .dbapi import ConnectionProxy, CursorProxy, connect_wrapper, patch_function, recorder_for, timed, unpatch_function
 
 _AGENT = user_agent([("pymysql", pymysql.__version__)])
 
@@ -43,16 +43,9 @@ def wrap(connection: Any, tags: Optional[list[str]]) -> Any:
     return PyMySQLConnection(connection, _context(connection), recorder_for(tags))
 
 
-def _connect(connect: Callable[..., Any]) -> Callable[..., Any]:
-    def connect_instrumented(*args: Any, **kwargs: Any) -> Any:
-        return wrap(connect(*args, **kwargs), None)
-
-    return connect_instrumented
-
-
 def patch(module: Any) -> None:
     for name in ("connect", "Connect"):
-        patch_function(pymysql, name, _connect)
+        patch_function(pymysql, name, connect_wrapper(wrap))
 
 
 def unpatch(module: Any) -> None:

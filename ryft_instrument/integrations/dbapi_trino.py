@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import trino
 import trino.dbapi
@@ -19,7 +19,7 @@ import trino.dbapi
 from ..context import make_context, user_agent
 from ..logs import log
 from . import QUERY_IDS
-from .dbapi import ConnectionProxy, CursorProxy, patch_function, recorder_for, timed, unpatch_function
+from .dbapi import ConnectionProxy, CursorProxy, connect_wrapper, patch_function, recorder_for, timed, unpatch_function
 
 _AGENT = user_agent([("trino", trino.__version__)])
 _INFO_TIMEOUT = 2.0
@@ -102,15 +102,8 @@ def wrap(connection: Any, tags: Optional[list[str]]) -> Any:
     return TrinoConnection(connection, _context(connection), recorder_for(tags))
 
 
-def _connect(connect: Callable[..., Any]) -> Callable[..., Any]:
-    def connect_instrumented(*args: Any, **kwargs: Any) -> Any:
-        return wrap(connect(*args, **kwargs), None)
-
-    return connect_instrumented
-
-
 def patch(module: Any) -> None:
-    patch_function(trino.dbapi, "connect", _connect)
+    patch_function(trino.dbapi, "connect", connect_wrapper(wrap))
 
 
 def unpatch(module: Any) -> None:
