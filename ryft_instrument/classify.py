@@ -38,8 +38,25 @@ _MAX_STEPS = 512
 _MAX_DEPTH = 8
 
 # A plain word or one punctuation character, whitespace first: the common case, cheaper than the full tokenizer.
-# A word directly followed by a quote is a string prefix (E'…', N'…') and left to the full tokenizer.
-_QUICK = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_$]*)(?![$'\w])|([(),;=.]))")
+# A word directly followed by a quote is a string prefix (E'…', N'…') and left to the full tokenizer; a ``*``
+# directly followed by ``/`` closes an executable comment (whitespace to the tokenizer).
+_QUICK = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_$]*)(?![$'\w])|([(),;=.]|\*(?!/)))")
+# A statement's first word in one match: whitespace, comments (the tokenizer's own alternatives, in its order) and
+# ``(``/``;`` skipped, then a word as ``_QUICK`` reads it. The lookahead-and-backreference makes the skip atomic (no
+# backtracking into a comment to find a word in it); a nested or unterminated comment makes the match fail and
+# leaves the text to the token-by-token path.
+_LEAD = re.compile(
+    r"(?=((?:\s+|--[^\n]*|/\*M?!\d*|\*/|/\*[^*/]*(?:(?:\*(?!/)|/(?!\*))[^*/]*)*\*/|[(;])*))\1"
+    r"(?P<w>[A-Za-z_][A-Za-z0-9_$]*)(?![$'\w])"
+)
+_QUICK_WORD = re.compile(r"\s*(?P<w>[A-Za-z_][A-Za-z0-9_$]*)(?![$'\w])")
+_END = r"(?![$'\w])"  # a word as _QUICK reads it ends here
+
+
+def _ci(*words: str) -> str:
+    """Regex alternatives matching ``words`` in any ASCII case (``re.IGNORECASE`` would also fold ``ſ``, ``K``)."""
+    return "(?:%s)" % "|".join("".join("[%s%s]" % (c.upper(), c.lower()) if c.isalpha() else c for c in word)
+                               for word in words)
 
 # Statements decided by their first keyword alone.
 _FIRST: Dict[str, str] = {
@@ -100,6 +117,9 @@ def _statement(sql: str, pos: int, depth: int) -> Optional[str]:
     """Type of the statement starting at ``pos``; None when nothing but comments and ``;`` remain."""
     if depth > _MAX_DEPTH:
         return DATA_DEFINITION
+    lead = _QUICK_WORD.match(sql, pos) or _LEAD.match(sql, pos)
+    if lead is not None:
+        return _dispatch(sql, lead.group("w").upper(), lead.end(), depth)
     tok = _tok(sql, pos)
     while tok[0] == "o" and sql[tok[1]] in "(;":
         tok = _tok(sql, tok[2])
@@ -107,14 +127,18 @@ def _statement(sql: str, pos: int, depth: int) -> Optional[str]:
         return None
     if tok[0] != "w":
         return DATA_DEFINITION
-    word = sql[tok[1]:tok[2]].upper()
+    return _dispatch(sql, sql[tok[1]:tok[2]].upper(), tok[2], depth)
+
+
+def _dispatch(sql: str, word: str, end: int, depth: int) -> Optional[str]:
+    """Type of the statement whose first word (upper-cased) ends at ``end``."""
+    if depth > _MAX_DEPTH:
+        return DATA_DEFINITION
     found = _FIRST.get(word)
     if found is not None:
         return found
     handler = _HANDLERS.get(word)
-    if handler is not None:
-        return handler(sql, tok[2], depth)
-    return DATA_DEFINITION
+    return DATA_DEFINITION if handler is None else handler(sql, end, depth)
 
 
 def _select(sql: str, pos: int, depth: int) -> Optional[str]:
@@ -149,6 +173,10 @@ def _select(sql: str, pos: int, depth: int) -> Optional[str]:
 def _with(sql: str, pos: int, depth: int) -> Optional[str]:
     prev = ""
     in_function = False
+    head = _CTE_HEAD.match(sql, pos)
+    if head is not None:  # what the loop below would do with these tokens: nothing but skip the CTE's body
+        pos = skip_group(sql, head.end())
+        prev = ")"
     for _ in range(_MAX_STEPS * 4):
         tok = _tok(sql, pos)
         kind = tok[0]
@@ -168,7 +196,7 @@ def _with(sql: str, pos: int, depth: int) -> Optional[str]:
         elif kind == "w":
             word = sql[tok[1]:tok[2]].upper()
             if word in _WITH_MAIN and prev != "RETURNS":
-                return _statement(sql, tok[1], depth + 1)
+                return _dispatch(sql, word, tok[2], depth + 1)
             if word == "FUNCTION":  # Trino inline functions: their bodies may hold ``;``
                 in_function = True
             prev = word
@@ -176,6 +204,13 @@ def _with(sql: str, pos: int, depth: int) -> Optional[str]:
             prev = kind
         pos = tok[2]
     return SELECT
+
+
+# ``[RECURSIVE] name AS (`` in one match: plain words, none that the loop in _with would act on.
+_CTE_HEAD = re.compile(
+    r"\s*(?:" + _ci("RECURSIVE") + _END + r"\s*)?(?!" + _ci(*sorted(_WITH_MAIN | {"FUNCTION"})) + _END + ")"
+    r"[A-Za-z_][A-Za-z0-9_$]*" + _END + r"\s*" + _ci("AS") + _END + r"\s*\("
+)
 
 
 def _explain_options(sql: str, pos: int) -> Tuple[Optional[bool], int]:
@@ -204,7 +239,16 @@ def _explain_options(sql: str, pos: int) -> Tuple[Optional[bool], int]:
     return analyze, pos
 
 
+# ``ANALYZE word``: the loop in _explain turns ANALYZE on, then dispatches a statement word.
+_EXPLAIN_ANALYZE = re.compile(r"\s*" + _ci("ANALYZE", "ANALYSE") + _END + r"\s*(?P<w>[A-Za-z_][A-Za-z0-9_$]*)" + _END)
+
+
 def _explain(sql: str, pos: int, depth: int) -> Optional[str]:
+    quick = _EXPLAIN_ANALYZE.match(sql, pos)
+    if quick is not None:
+        word = quick.group("w").upper()
+        if word in _STATEMENT_WORDS:
+            return _dispatch(sql, word, quick.end(), depth + 1)
     analyze = False
     options = False
     for _ in range(32):
@@ -237,7 +281,7 @@ def _explain(sql: str, pos: int, depth: int) -> Optional[str]:
         elif word == "FOR":  # MySQL EXPLAIN FOR CONNECTION n
             return EXPLAIN
         elif word in _STATEMENT_WORDS:
-            return _statement(sql, tok[1], depth + 1) if analyze else EXPLAIN
+            return _dispatch(sql, word, tok[2], depth + 1) if analyze else EXPLAIN
         else:
             return EXPLAIN if options else DESCRIBE  # MySQL ``EXPLAIN tbl`` is ``DESCRIBE tbl``
     return EXPLAIN
@@ -254,7 +298,7 @@ def _analyze(sql: str, pos: int, depth: int) -> Optional[str]:
         tok = _tok(sql, value[2])
         word = _word(sql, tok)
     if word in _STATEMENT_WORDS and word != "TABLE":
-        return _statement(sql, tok[1], depth + 1)
+        return _dispatch(sql, word, tok[2], depth + 1)
     return ANALYZE
 
 
@@ -278,7 +322,17 @@ def _skip_if_exists(sql: str, tok: Token) -> Token:
     return tok
 
 
+# ``TABLE name AS|SELECT`` in one match: what _create_table reads as a CREATE TABLE … AS query.
+_CTAS_HEAD = re.compile(
+    r"\s*" + _ci("TABLE") + _END + r"(?P<table>)\s*(?!" + _ci("IF") + _END + r")[A-Za-z_][A-Za-z0-9_$]*" + _END
+    + r"\s*(?P<query>" + _ci("AS", "SELECT") + ")" + _END
+)
+
+
 def _create(sql: str, pos: int, depth: int) -> Optional[str]:
+    ctas = _CTAS_HEAD.match(sql, pos)
+    if ctas is not None and ctas.start("query") <= ctas.end("table") + _HEAD:
+        return INSERT
     tok = _tok(sql, pos)
     for _ in range(8):
         word = _word(sql, tok)
@@ -326,8 +380,18 @@ def _alter(sql: str, pos: int, depth: int) -> Optional[str]:
     return ALTER_TABLE_EXECUTE if _word(sql, tok) == "EXECUTE" else DATA_DEFINITION
 
 
+# ``name FROM|TO``: the common COPY, decided by the loop in _copy at its second word.
+_COPY_HEAD = re.compile(
+    r"\s*(?!" + _ci("FROM", "INTO", "TO") + _END + r")[A-Za-z_][A-Za-z0-9_$]*" + _END
+    + r"\s*(?P<w>" + _ci("FROM", "TO") + ")" + _END
+)
+
+
 def _copy(sql: str, pos: int, depth: int) -> Optional[str]:
     """COPY … FROM is a bulk load (INSERT); COPY … TO an export (SELECT)."""
+    quick = _COPY_HEAD.match(sql, pos)
+    if quick is not None:
+        return INSERT if quick.group("w").upper() == "FROM" else SELECT
     tok = _tok(sql, pos)
     word = _word(sql, tok)
     if word == "FROM":  # DuckDB COPY FROM DATABASE a TO b

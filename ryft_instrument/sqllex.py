@@ -45,7 +45,8 @@ TOKEN_BACKSLASH = re.compile(_TEMPLATE.replace("STRING", _STRING_BACKSLASH), re.
 # lastgroup → kind: E-strings and dollar bodies are string literals.
 _KIND = {"e": "s", "d": "s", "s": "s", "q": "q", "n": "n", "w": "w", "p": "p", "o": "o"}
 _COMMENT_MARK = re.compile(r"/\*|\*/")
-_GROUP_MARK = re.compile(r"[()'\"`$/-]")
+# What can open or close a group, a quoted run or a comment (``/*!`` included: skip_group steps over it).
+_GROUP_MARK = re.compile(r"[()'\"`$]|--|/\*")
 
 
 def comment_end(sql: str, start: int) -> int:
@@ -97,12 +98,28 @@ def tokens(sql: str, pos: int = 0, backslash: bool = False) -> Iterator[Token]:
             return
 
 
+# A group body in one match, for the common case: plain characters, ``-`` and ``/`` that open no comment, quoted
+# runs (doubled quotes escaped; none right after ``E``/``e``, which may take backslash escapes) and up to two levels
+# of nested parentheses, then the closing ``)``. Unrolled loops (no ambiguity) inside a lookahead whose capture is
+# then consumed, so a failed match never backtracks; anything else (dollar bodies, comments, deeper nesting,
+# unterminated quotes) fails the match and takes the step-by-step loop of skip_group.
+_PLAIN = r"""[^()'"`$/-]*"""
+_ATOM = r"""(?:-(?!-)|/(?!\*)|(?<![Ee])'[^']*(?:''[^']*)*'|"[^"]*(?:""[^"]*)*"|`[^`]*(?:``[^`]*)*`)"""
+_FLAT = _PLAIN + "(?:" + _ATOM + _PLAIN + ")*"
+_NEST1 = _FLAT + r"(?:\(" + _FLAT + r"\)" + _FLAT + ")*"
+_GROUP_BODY = re.compile(r"(?=(" + _FLAT + r"(?:\(" + _NEST1 + r"\)" + _FLAT + r")*))\1\)")
+
+
 def skip_group(sql: str, pos: int) -> int:
     """Position just after the ``)`` that closes a group whose ``(`` ends at ``pos`` (or the text's end).
 
-    Jumps over uninteresting characters with one C-level search each time, and over quoted text with ``str.find``,
-    so skipping a long CTE body or VALUES list costs far less than tokenizing it.
+    One regex match in the common case (``_GROUP_BODY``); otherwise jumps over uninteresting characters with one
+    C-level search each time, and over quoted text with ``str.find``, so skipping a long CTE body or VALUES list
+    costs far less than tokenizing it.
     """
+    body = _GROUP_BODY.match(sql, pos)
+    if body is not None:
+        return body.end()
     depth = 1
     search = _GROUP_MARK.search
     find = sql.find
@@ -133,10 +150,10 @@ def skip_group(sql: str, pos: int) -> int:
                     continue
                 pos = close + 1
                 break
-        elif c == "-" and sql.startswith("--", i):
+        elif c == "-":
             close = find("\n", i)
             pos = end if close < 0 else close + 1
-        elif c == "/" and sql.startswith("/*", i) and not sql.startswith("/*!", i) and not sql.startswith("/*M!", i):
+        elif c == "/" and not sql.startswith("/*!", i) and not sql.startswith("/*M!", i):
             pos = comment_end(sql, i)
         elif c in "$'":
             start = i - 1 if c == "'" else i  # E'…' (backslash escapes) and $tag$…$tag$ go to the tokenizer

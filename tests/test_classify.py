@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -223,3 +224,88 @@ class TestPreparedStatements:
             classify_statement("PREPARE p%d AS DELETE FROM t" % i, "many")
         assert len(classify._sessions["many"]) <= classify._MAX_NAMES
         assert classify_statement("EXECUTE p%d" % (classify._MAX_NAMES + 49), "many") == "DELETE"
+
+
+# --- the one-match fast paths give exactly what the token-by-token path gives ----------------------------------------
+
+_PIECES = [
+    "SELECT", "select", "WITH", "x", "AS", "as", "(", ")", ";", ",", ".", "=", "*", "*/", "/*", "--", "\n", "'a'",
+    "'", "''", "'''", '"q"', "`b`", "[c]", "$$", "$t$", "E'x\\'y'", "N'n'", "U&'u'", "1", ".5", "-", "-2", "INTO",
+    "FROM", "TO", "EXPLAIN", "ANALYZE", "analyse", "ANALYZE false", "CREATE", "TABLE", "TEMP", "IF NOT EXISTS",
+    "INSERT", "DELETE", "RETURNING", "COPY", "PRAGMA", "EXECUTE", "IMMEDIATE", "ALTER", "VALUES", "IN", "?", "%s",
+    ":n", "$1", "@v", "::", "=>", "/*!40101", "/*M!", "/* c */", "-- c\n", "/* a /* b */ c */", "é", "Sélect",
+    "a.b", "now()", "f((1))", "RECURSIVE", "FUNCTION", "RETURNS", "OUTFILE", "ONLY", "t$", "u_1", "\t", "",
+    "MATERIALIZED", "CURSOR", "FOR", "FORMAT", "(ANALYZE", "QUERY PLAN", "UPDATE", "SET", "x'f'", "e'", "/",
+]
+
+
+# Statement words and what their rules read next, drawn often so that short random texts hit every rule's shapes.
+_HEADS = ["WITH", "with", "CREATE", "EXPLAIN", "COPY", "SELECT", "ANALYZE", "ALTER", "PRAGMA", "EXECUTE", "(", ""]
+_WORDS = ["SELECT", "INSERT", "DELETE", "AS", "AS", "(", ")", "x", "x", "TABLE", "IF", "RECURSIVE", "FUNCTION",
+          "ANALYZE", "FROM", "TO", "INTO", "FORMAT", "VALUES", "TEMP", "OR REPLACE", "AS (SELECT 1)", ","]
+
+
+def _generated(count: int, seed: int) -> List[str]:
+    """Random texts from SQL pieces, alone or spliced into corpus statements."""
+    import random
+
+    rng = random.Random(seed)
+    base = [entry[0] for entry in CORPUS_ENTRIES] + [rule[0] for rule in RULES]
+    texts = []
+    for _ in range(count):
+        sep = rng.choice([" ", " ", "", "\n"])
+        text = sep.join([rng.choice(_HEADS)] + [rng.choice(_WORDS if rng.random() < 0.7 else _PIECES)
+                                                 for _ in range(rng.randrange(1, 10))])
+        if rng.random() < 0.3:
+            text = rng.choice(base)[:rng.randrange(200)] + sep + text
+        if rng.random() < 0.2:
+            host = rng.choice(base)
+            cut = rng.randrange(len(host) + 1)
+            text = host[:cut] + text + host[cut:]
+        texts.append(text)
+    return texts
+
+
+def test_fast_paths_agree_with_the_token_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from ryft_instrument import classify, sqllex
+
+    texts = [entry[0] for entry in CORPUS_ENTRIES] + [rule[0] for rule in RULES] + _generated(4000, 11)
+    # Every head followed by every three of a small vocabulary, then one of a few tails.
+    vocabulary = ["SELECT", "INSERT", "AS", "(", ")", "x", "IF", "ANALYZE", "FROM", "TO", "TABLE", "FUNCTION",
+                  "RECURSIVE", "INTO", "1"]
+    tails = [" (SELECT 1) DELETE FROM t", " t", "", "(1), b AS (2) UPDATE t"]
+    texts += ["%s %s %s %s%s" % (head, a, b, c, tails[(i + len(a)) % len(tails)])
+              for i, (head, a, b, c) in enumerate(itertools.product(_HEADS[:8], vocabulary, vocabulary, vocabulary))]
+    fast = [classify._classify(text) for text in texts]
+    never = re.compile(r"(?!)")
+    for name in ("_QUICK_WORD", "_LEAD", "_CTE_HEAD", "_CTAS_HEAD", "_EXPLAIN_ANALYZE", "_COPY_HEAD"):
+        monkeypatch.setattr(classify, name, never)
+    monkeypatch.setattr(sqllex, "_GROUP_BODY", never)
+    for text, expected in zip(texts, fast):
+        assert classify._classify(text) == expected, repr(text)
+
+
+def test_skip_group_one_match_agrees_with_its_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+    import re
+
+    from ryft_instrument import sqllex
+
+    rng = random.Random(5)
+    chars = ["(", ")", "'", "''", '"', "`", "$", "$$", "-", "--", "/", "/*", "*/", "/*!", "\n", "E'", "xE'", "a", " "]
+    texts = ["".join(rng.choice(chars) for _ in range(rng.randrange(1, 16))) for _ in range(20000)]
+    fast = [[sqllex.skip_group(text, pos) for pos in range(min(len(text), 3))] for text in texts]
+    monkeypatch.setattr(sqllex, "_GROUP_BODY", re.compile(r"(?!)"))
+    for text, expected in zip(texts, fast):
+        assert [sqllex.skip_group(text, pos) for pos in range(min(len(text), 3))] == expected, repr(text)
+
+
+def test_quick_tokens_are_the_tokenizers() -> None:
+    from ryft_instrument import classify, sqllex
+
+    for text in ("a * b", "*/ x", "/*!1 SELECT */", "count(*)", "SELECT * INTO t", "**/"):
+        for pos in range(len(text)):
+            if text[pos:].lstrip().startswith("*"):
+                assert classify._tok(text, pos) == sqllex.next_token(text, pos), (text, pos)
