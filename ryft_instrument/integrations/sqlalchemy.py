@@ -44,11 +44,9 @@ except Exception:  # pragma: no cover - import above already needed it
 
 
 def _context(context: Any) -> Any:
-    """The record context of the context's dialect, built on its first statement (SPEC §4)."""
+    """The record context of the context's dialect, built on its first statement (SPEC §4); the hook reads the
+    cached one itself."""
     dialect = context.dialect
-    found = dialect.__dict__.get(_ATTR)
-    if found is not None:
-        return found
     built = build_context(dialect, context.root_connection.engine.url)
     tries = dialect.__dict__.get("_ryft_tries", 0) + 1
     if "serverVersion" in built or tries >= _VERSION_TRIES:
@@ -141,33 +139,43 @@ def _silence_driver(dbapi_connection: Any, connection_record: Any) -> None:
         dbapi.silence(inner)
 
 
+_NO_PARAMETERS: Any = object()
+
+
 def _hook(method: str) -> Any:
     """A listener for the dialect event ``method`` that calls the dialect's own ``method`` itself, timed.
 
     The event passes ``(cursor, statement, parameters, context)``, or ``(cursor, statement, context)`` for
-    ``do_execute_no_params``; ``rest`` carries the tail unchanged to the dialect."""
+    ``do_execute_no_params``: one body serves both (a ``*rest`` signature measured ~1 µs slower a statement)."""
 
-    def hook(cursor: Any, statement: Any, *rest: Any) -> bool:
-        context = rest[-1]
+    def hook(cursor: Any, statement: Any, parameters: Any, context: Any = _NO_PARAMETERS) -> bool:
+        if context is _NO_PARAMETERS:
+            context, parameters = parameters, _NO_PARAMETERS
         if context is None:
             return False
-        try:
-            ctx = _context(context)
-        except Exception:
-            # Never into the user's query: SQLAlchemy runs the statement itself, unrecorded, and we count it.
-            next(_errors)
-            log.debug("ryft_instrument: cannot build the context of a SQLAlchemy engine", exc_info=True)
-            return False
+        dialect = context.dialect
+        ctx = dialect.__dict__.get(_ATTR)
+        if ctx is None:
+            try:
+                ctx = _context(context)
+            except Exception:
+                # Never into the user's query: SQLAlchemy runs the statement itself, unrecorded, and we count it.
+                next(_errors)
+                log.debug("ryft_instrument: cannot build the context of a SQLAlchemy engine", exc_info=True)
+                return False
         if ctx is _EXCLUDED:
             return False
         if UNWRAP:
             unwrap = UNWRAP.get(type(cursor))
             if unwrap is not None:
                 cursor = unwrap(cursor)
-        call = getattr(context.dialect, method)
+        call = getattr(dialect, method)
         start = perf_counter()
         try:
-            call(cursor, statement, *rest)
+            if parameters is _NO_PARAMETERS:
+                call(cursor, statement, context)
+            else:
+                call(cursor, statement, parameters, context)
         except BaseException as exc:
             end = perf_counter()
             _record(ctx, statement, start, end - start, exc, _query_id(cursor, exc) if QUERY_IDS else None,
