@@ -52,6 +52,8 @@ TARGETS: list[tuple[str, str, str, float, str, list[Path]]] = [
      [("outage", "memory_mb")]),
     ("startup_added_ms", "interpreter start with RYFT_INSTRUMENT unset, added", "<=", 2.0, "ms",
      [(0.001, "startup", "pth_off_us")]),
+    ("startup_on_added_ms", "interpreter start with RYFT_INSTRUMENT=1 (no database imported), added", "<=", 2.0,
+     "ms", [("startup", "python_c_pass_ms", "RYFT_INSTRUMENT=1", "added_ms"), ("startup", "bootstrap_on_ms")]),
 ]
 
 # For scale: what OpenTelemetry adds in the same run, beside our target rows.
