@@ -283,3 +283,18 @@ def test_asyncpg_engine(ingest: IngestServer, postgres_url: str) -> None:
     assert "asyncpg/%s sqlalchemy/" % asyncpg.__version__ in ok["context"]["userAgent"]
     assert ok["context"]["serverVersion"] and ok["context"]["catalog"] == "test"
     assert failed["queryState"] == "FAILED"
+
+
+def test_execute_of_a_prepared_statement_takes_its_type(ingest: IngestServer, postgres_url: str) -> None:
+    engine = ryft_instrument.instrument(sa.create_engine(postgres_url))
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TEMPORARY TABLE prep (x integer)")
+        conn.exec_driver_sql("PREPARE ryft_ins (integer) AS INSERT INTO prep VALUES ($1)")
+        conn.exec_driver_sql("EXECUTE ryft_ins (1)")
+        conn.exec_driver_sql("  EXECUTE ryft_ins (2)")
+        conn.exec_driver_sql("DEALLOCATE ryft_ins")
+    engine.dispose()
+    ryft_instrument.flush(5)
+    types = {r["query"]: r["context"].get("queryType") for r in ingest.wait_for(5)}
+    assert types["PREPARE ryft_ins (integer) AS INSERT INTO prep VALUES ($1)"] == "DATA_DEFINITION"
+    assert types["EXECUTE ryft_ins (1)"] == types["  EXECUTE ryft_ins (2)"] == "INSERT"
