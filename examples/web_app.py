@@ -40,19 +40,19 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         parts = self.path.strip("/").split("/")
+        status, payload = 404, {"error": "not found"}
         with self.engine.begin() as conn:
             if parts == ["books"]:
                 rows = conn.execute(sa.select(book.c.id, book.c.title).order_by(book.c.title)).all()
-                self.reply(200, [{"id": r.id, "title": r.title} for r in rows])
+                status, payload = 200, [{"id": r.id, "title": r.title} for r in rows]
             elif len(parts) == 2 and parts[0] == "books" and parts[1].isdigit():
                 conn.execute(book.update().where(book.c.id == int(parts[1])).values(views=book.c.views + 1))
                 row = conn.execute(sa.select(book).where(book.c.id == int(parts[1]))).first()
-                self.reply(200 if row else 404, dict(row._mapping) if row else {"error": "no such book"})
+                status, payload = (200, dict(row._mapping)) if row else (404, {"error": "no such book"})
             elif parts == ["stats"]:
-                views = conn.execute(sa.select(sa.func.sum(book.c.views))).scalar()
-                self.reply(200, {"views": views})
-            else:
-                self.reply(404, {"error": "not found"})
+                status, payload = 200, {"views": conn.execute(sa.select(sa.func.sum(book.c.views))).scalar()}
+        # Answer after the commit, so a client's next request sees what this one wrote.
+        self.reply(status, payload)
 
     def reply(self, status: int, payload: Any) -> None:
         body = json.dumps(payload).encode()
