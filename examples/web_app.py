@@ -40,7 +40,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         parts = self.path.strip("/").split("/")
-        status, payload = 404, {"error": "not found"}
+        status = 404
+        payload: Any = {"error": "not found"}
         with self.engine.begin() as conn:
             if parts == ["books"]:
                 rows = conn.execute(sa.select(book.c.id, book.c.title).order_by(book.c.title)).all()
