@@ -1,5 +1,6 @@
-"""Classifier and fingerprint cost (SPEC §8: ``query_type`` ≤ 3 µs uncached, ≤ 0.2 µs repeated; issue 3:
-``fingerprint`` ≤ 10 µs uncached).
+"""Classifier, fingerprint and redaction cost (SPEC §8: ``query_type`` ≤ 3 µs uncached, ≤ 0.2 µs repeated; issue 3:
+``fingerprint`` ≤ 10 µs uncached; ``redact_literals``, which has no cache, runs on the exporter thread for every
+record under ``RYFT_REDACT_LITERALS=1``).
 
 Uncached: every call sees a text it has never seen (distinct texts, built before the clock starts, caches cleared
 first). Repeated: one text over and over, as applications do. Two statement mixes: ``orm`` (what SQLAlchemy's ORM
@@ -18,7 +19,7 @@ from typing import Any, Callable, Dict, List
 from ryft_instrument.classify import clear_cache as clear_classify_cache
 from ryft_instrument.classify import query_type
 from ryft_instrument.fingerprinting import clear_cache as clear_fingerprint_cache
-from ryft_instrument.fingerprinting import fingerprint
+from ryft_instrument.fingerprinting import fingerprint, redact_literals
 
 from ._common import Timed, compare
 
@@ -117,6 +118,7 @@ def run(quick: bool) -> Dict[str, Any]:
             "query_type_repeated": _repeated(query_type, mix),
             "fingerprint_uncached": _uncached(fingerprint, clear_fingerprint_cache, mix),
             "fingerprint_repeated": _repeated(fingerprint, mix),
+            "redact_literals": _repeated(redact_literals, mix),
             "sqlite3_select_1": _sqlite_select_1(),
         }
         results[name] = compare(variants, n, rounds)

@@ -15,7 +15,7 @@ or variable, ``o`` operator/punctuation. Whitespace and comments are never retur
 from __future__ import annotations
 
 import re
-from typing import Iterator, Tuple
+from typing import Dict, Iterator, Tuple
 
 #: ``(kind, start, end)``: the token is ``sql[start:end]``.
 Token = Tuple[str, int, int]
@@ -25,22 +25,34 @@ _STRING_STANDARD = r"(?:[XxBbNnRr]|[Uu]&)?'[^']*(?:''[^']*)*'?"
 # redaction reads strings this way so that a MySQL ``'it\'s secret'`` is masked whole (over-masking is the safe side).
 _STRING_BACKSLASH = r"(?:[XxBbNnRr]|[Uu]&)?'[^'\\]*(?:(?:''|\\[\s\S])[^'\\]*)*'?"
 
-_TEMPLATE = r"""
- (?P<sp>\s+|--[^\n]*|/\*M?!\d*|\*/)
-|(?P<cm>/\*[^*/]*(?:(?:\*(?!/)|/(?!\*))[^*/]*)*\*/)
-|(?P<cn>/\*)
-|(?P<e>[Ee]'[^'\\]*(?:(?:\\[\s\S]|'')[^'\\]*)*'?)
-|(?P<s>STRING)
-|(?P<d>\$(?P<tag>(?:[^\W\d]\w*)?)\$[\s\S]*?(?:\$(?P=tag)\$|\Z))
-|(?P<q>"[^"]*(?:""[^"]*)*"?|`[^`]*(?:``[^`]*)*`?|\[[^\W\d][\w $#@]*\])
-|(?P<n>0[xX][0-9A-Fa-f]+|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
-|(?P<w>[^\W\d][\w$]*)
-|(?P<p>\?\d*|%s|%\(\w+\)s|:[^\W\d]\w*|\$\d+|@@?[\w$.]+)
-|(?P<o>::|:=|=>|<=|>=|<>|!=|\|\||->>|->|[\s\S])
-"""
+# The alternatives in the order they are tried, by group name (``STRING`` stands for one of the two above).
+_ALTERNATIVES = (
+    ("sp", r"\s+|--[^\n]*|/\*M?!\d*|\*/"),
+    ("cm", r"/\*[^*/]*(?:(?:\*(?!/)|/(?!\*))[^*/]*)*\*/"),
+    ("cn", r"/\*"),
+    ("e", r"[Ee]'[^'\\]*(?:(?:\\[\s\S]|'')[^'\\]*)*'?"),
+    ("s", "STRING"),
+    ("d", r"\$(?P<tag>(?:[^\W\d]\w*)?)\$[\s\S]*?(?:\$(?P=tag)\$|\Z)"),
+    ("q", r'"[^"]*(?:""[^"]*)*"?|`[^`]*(?:``[^`]*)*`?|\[[^\W\d][\w $#@]*\]'),
+    ("n", r"0[xX][0-9A-Fa-f]+|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"),
+    ("w", r"[^\W\d][\w$]*"),
+    ("p", r"\?\d*|%s|%\(\w+\)s|:[^\W\d]\w*|\$\d+|@@?[\w$.]+"),
+    ("o", r"::|:=|=>|<=|>=|<>|!=|\|\||->>|->|[\s\S]"),
+)
 
-TOKEN = re.compile(_TEMPLATE.replace("STRING", _STRING_STANDARD), re.VERBOSE)
-TOKEN_BACKSLASH = re.compile(_TEMPLATE.replace("STRING", _STRING_BACKSLASH), re.VERBOSE)
+
+def alternatives(backslash: bool = False) -> Dict[str, str]:
+    """The tokenizer's alternatives (group name → pattern, in order) for patterns built from the same pieces."""
+    string = _STRING_BACKSLASH if backslash else _STRING_STANDARD
+    return {name: string if pattern == "STRING" else pattern for name, pattern in _ALTERNATIVES}
+
+
+def _token_pattern(backslash: bool) -> re.Pattern[str]:
+    return re.compile("|".join("(?P<%s>%s)" % item for item in alternatives(backslash).items()))
+
+
+TOKEN = _token_pattern(False)
+TOKEN_BACKSLASH = _token_pattern(True)
 
 # lastgroup → kind: E-strings and dollar bodies are string literals.
 _KIND = {"e": "s", "d": "s", "s": "s", "q": "q", "n": "n", "w": "w", "p": "p", "o": "o"}

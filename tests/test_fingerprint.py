@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import sys
+from typing import List
 
 import pytest
 
@@ -88,13 +89,91 @@ def test_literal_values_never_reach_the_fingerprint() -> None:
         assert text == "SELECT * FROM t WHERE a = ? AND b = ? AND c IN (?)"
 
 
-def test_fast_and_token_paths_agree() -> None:
-    for sql, _, source in CORPUS_ENTRIES:
-        try:
-            fast = fingerprint_module._render(fingerprint_module._FAST.findall(sql), True)
-        except fingerprint_module._SlowPathError:  # dollar bodies and nested comments take the token path only
-            continue
-        assert fingerprint_module._render(fingerprint_module._slow_parts(sql), False) == fast, source
+# Pieces for generated texts: every lexical shape the paths treat differently, and their neighbours.
+_PIECES = [
+    "SELECT", "select", "Select", "sElEcT", "from", "in", "IN", "values", "VALUES", "any", "ALL", "some", "t", "users",
+    "users.id", "a.b.c", "t.*", "a.", ".b", "a..b", "a.1", "x1", "_x", "Users", "\u017felect", "\u0131n", "\ufb01rst",
+    "\u00e9", "1", "42", "1.5", ".5", "1e5", "1.e5", "0x1F", "0xZ", "1abc", "12_", "-", "+", "-1", "+2", "=", "==",
+    "<=", ">=", "<>", "!=", "=>", "||", "->", "->>", "::", ":=", ":", "::int", "?", "?1", "?a", "??", "%s",
+    "%(name)s", "%", "%%s", "%(%s)s", ":name", "@v", "@@x.y", "@a.", "$1", "$$", "$$ body $$", "$t$ x $t$", "'str'",
+    "'it''s'", "'unterminated", "E'x\\'y'", "e'z'", "X'ff'", "N'n'", "U&'u'", "b'1'", "a'x'", "1'x'", '"Q"',
+    '"a ( b , c"', '"a . b"', '"open', "`bt`", "`b t`", "[col 1]", "[c ]", "[", "]", "[1]", "(", ")", "(", ")", ",",
+    ",", ";", ";", "*", "/", "/*", "*/", "/* c */", "/* a /* b */ c */", "/*/*/", "/*! x */", "/*!50001", "/*M!",
+    "-- c\n", "--", "---", "\n", "\t", "  ", "\x0b", "\x1c", "&", "flags&4", "^", "~", "#", "\\", "{", "}", "!", "|",
+    "<", ">", ".", "..", "\u2026", "\u0663", "\u00b2", "(?, ?)", "IN (?, ?, ?)", "IN ((1, 2), (1, 2))",
+    "VALUES (1, 'a'), (2, 'b')", "ANY (?, ?)", "count(*)", "f(-1)", "x = -1", "a - 1", "x'", "E", "N", "U&", "U",
+    "CURRENT_TIMESTAMP", "current_date",
+]
+
+
+def _generated(count: int, seed: int) -> List[str]:
+    """Random texts from _PIECES, alone or spliced into corpus statements."""
+    rng = random.Random(seed)
+    base = [entry[0] for entry in CORPUS_ENTRIES]
+    texts = []
+    separators = [" ", " ", "", "\n", "  "]
+    for _ in range(count):
+        text = "".join(rng.choice(_PIECES) + rng.choice(separators) for _ in range(rng.randrange(1, 14)))
+        host = rng.choice(base) if rng.random() < 0.3 else ""
+        cut = rng.randrange(len(host) + 1)
+        texts.append(host[:cut] + text + host[cut:])
+    return texts
+
+
+_TEXTS = [entry[0] for entry in CORPUS_ENTRIES] + _generated(6000, 3)
+
+
+def test_every_path_agrees_with_the_token_path() -> None:
+    """The plain, split and findall paths give what the full tokenizer (sqllex.tokens) and _render give."""
+    fp = fingerprint_module
+    paths = {"split": 0, "plain": 0, "fast": 0, "token": 0}
+    for sql in _TEXTS:
+        slow_parts = fp._slow_parts(sql)
+        expected = fp._render(slow_parts, False)
+        assert fp._fingerprint(sql) == expected, repr(sql)
+        plain = fp._plain_text(sql)
+        if plain is not None:
+            text, rest = plain
+            # Strings are " ? " and %s is "?" in a plain text; every other token is the tokenizer's own.
+            assert fp._PLAIN_TOKEN.findall(text) == ["?" if part[0] == "'" or part == "%s" else part
+                                                     for part in slow_parts], repr(sql)
+            assert fp._render(fp._PLAIN_TOKEN.findall(text), False) == expected, repr(sql)
+            parts = fp._split(text, rest)
+            paths["plain"] += 1
+            if parts is not None:
+                try:
+                    assert fp._render_split(parts) == expected, repr(sql)
+                except fp._SplitError:
+                    continue
+                assert parts == fp._PLAIN_TOKEN.findall(text), repr(sql)
+                paths["split"] += 1
+        elif sql.isascii():
+            try:
+                assert fp._render(fp._FAST.findall(sql), True) == expected, repr(sql)
+                paths["fast"] += 1
+            except fp._SlowPathError:  # dollar bodies and nested comments take the token path only
+                paths["token"] += 1
+    assert min(paths.values()) > 100, paths  # every path was exercised
+
+
+def test_redaction_agrees_with_the_token_path() -> None:
+    from ryft_instrument.sqllex import tokens
+
+    for sql in _TEXTS:
+        pieces = []
+        last = 0
+        for kind, start, end in tokens(sql, backslash=True):
+            if kind in ("s", "n"):
+                pieces += [sql[last:start], "?"]
+                last = end
+        assert redact_literals(sql) == "".join(pieces) + sql[last:], repr(sql)
+
+
+def test_literals_never_leak_from_prefixed_or_unterminated_strings() -> None:
+    assert fingerprint("SELECT N'unterminated secret") == "SELECT ?"
+    assert fingerprint("SELECT E'it\\'s secret") == "SELECT ?"
+    assert fingerprint("SELECT a FROM t WHERE b = x'00ff' AND flags&4 = 4") == \
+        "SELECT a FROM t WHERE b = ? AND flags & ? = ?"
 
 
 def test_cache_is_bounded() -> None:
