@@ -33,6 +33,8 @@ buffer: deque[Event] = deque()
 
 # Runtime switches, rebound by ``runtime.apply()``; read as module globals on the hot path.
 enabled = False
+# Enabled with nothing to decide per statement (no sampling, no minimum duration): the common case's short path.
+direct = False
 queue_size = 10000
 batch_size = 500
 sample_rate = 1.0
@@ -79,7 +81,15 @@ def record(
 ) -> None:
     """Queue one statement. Never raises: a bug here must not reach the user's query."""
     try:
-        failure = None if exc is None else describe_failure(exc)
+        if exc is None:
+            if direct and not observers and len(query) <= big_query and len(buffer) < queue_size:
+                buffer.append((context, query, start, duration, None, query_id, session, get_tags()))
+                if not worker_running or len(buffer) % batch_size == 0:
+                    wake()
+                return
+            failure = None
+        else:
+            failure = describe_failure(exc)
         size = len(query)
         if size > max_query_length:
             query = _truncate(query)

@@ -60,6 +60,7 @@ def apply(new: Config) -> None:
         recorder.big_query = min(1024, new.max_query_length)
         recorder.no_destination = not new.disabled and not has_destination
         recorder.enabled = not new.disabled and has_destination
+        recorder.direct = recorder.enabled and new.min_duration_ms == 0 and new.sample_rate >= 1.0
         recorder.wake = _wake
         recorder.worker_running = False
 
@@ -178,5 +179,5 @@ def reset_for_tests() -> None:
     counters.reset()
     with _lock:
         _config = None
-        recorder.enabled = False
+        recorder.enabled = recorder.direct = False
         recorder.no_destination = False
