@@ -57,7 +57,11 @@ def test_psycopg_statements_copy_and_stream(ingest: IngestServer, postgres_dsn: 
             assert [row for row in cur.stream("SELECT id FROM t WHERE name <> %s ORDER BY id", ("x",))] == [
                 (1,), (2,), (3,), (4,)]
             cur.execute("SELECT id FROM t ORDER BY id")
-            assert next(cur) == (1,) and cur.fetchone() == (2,) and list(cur) == [(3,), (4,)]
+            if hasattr(psycopg.Cursor, "__next__"):  # psycopg >= 3.3 cursors are iterators; before, next() fails
+                assert next(cur) == (1,)
+            else:
+                assert cur.fetchone() == (1,)
+            assert cur.fetchone() == (2,) and list(cur) == [(3,), (4,)]
         assert isinstance(conn.execute("SELECT 1"), psycopg.Cursor)
         with pytest.raises(psycopg.errors.UndefinedTable) as info:
             conn.execute("SELECT * FROM missing_table")

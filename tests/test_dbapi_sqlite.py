@@ -110,7 +110,7 @@ def test_failure_reaches_the_caller_unchanged_and_is_recorded(ingest: IngestServ
     for conn in (plain, connect()):
         with pytest.raises(sqlite3.OperationalError) as info:
             conn.cursor().execute("SELECT missing_column FROM sqlite_master WHERE name = ?", ("secret",))
-        seen.append((type(info.value), str(info.value), info.value.sqlite_errorcode))
+        seen.append((type(info.value), str(info.value), getattr(info.value, "sqlite_errorcode", None)))
     assert seen[0] == seen[1]
     (record,) = _records(ingest, 1)
     assert record["queryState"] == "FAILED"
