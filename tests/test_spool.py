@@ -34,7 +34,7 @@ while time.monotonic() < deadline:
     stats = ryft_instrument.stats()
     if until == "spooled" and stats["spooled"] == count:
         print("spooled", flush=True)
-        time.sleep(60)  # waits for SIGKILL
+        sys.stdin.read()  # blocks until the test's SIGKILL (stdin is a pipe the test never writes to)
     if until == "replayed" and not [n for n in os.listdir(os.environ["RYFT_SPOOL_DIR"]) if not n.startswith(".")]:
         break
     time.sleep(0.02)
@@ -148,8 +148,8 @@ def test_sigkill_mid_outage_then_the_next_process_replays_exactly_once(tmp_path:
     with IngestServer() as server:
         server.outage()
         victim = subprocess.Popen([sys.executable, "-c", CHILD, "killed", "2000", "spooled"],
-                                  env=server.env(RYFT_SPOOL_DIR=str(directory)), stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+                                  env=server.env(RYFT_SPOOL_DIR=str(directory)), stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert victim.stdout is not None
         assert victim.stdout.readline().strip() == "spooled"
         victim.send_signal(signal.SIGKILL)
