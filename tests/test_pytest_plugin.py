@@ -472,20 +472,21 @@ def test_records_go_to_ryft_tagged_with_test_and_run(pytester: pytest.Pytester, 
         assert {"test:test_sent.py::test_tagged", "run:ci-42"} <= set(records[query]["tags"])
 
 
-def test_a_session_leaves_nothing_behind(pytester: pytest.Pytester) -> None:
+def test_a_session_leaves_nothing_behind(pytester: pytest.Pytester, tmp_path: Path) -> None:
     get_tags = recorder.get_tags
     pytester.makepyfile("def test_ok(): pass")
     pytester.runpytest("--ryft").assert_outcomes(passed=1)
     assert recorder.observers == [] and recorder.get_tags is get_tags
     import sqlalchemy as sa
 
-    assert not sa.event.contains(sa.engine.Engine, "do_execute", _sqlalchemy_hook())
+    import ryft_instrument
 
-
-def _sqlalchemy_hook() -> Any:
-    from ryft_instrument.integrations import sqlalchemy as hooks
-
-    return dict(hooks._HOOKS)["do_execute"]
+    out = tmp_path / "after.jsonl"
+    ryft_instrument.configure(output=str(out))
+    with sa.create_engine("sqlite://").connect() as conn:
+        conn.exec_driver_sql("SELECT 'after the session'")
+    assert ryft_instrument.flush(5)
+    assert not out.exists(), "a SQLAlchemy hook was left behind: %s" % out.read_text()
 
 
 def test_a_bad_marker_is_a_clear_error(pytester: pytest.Pytester) -> None:

@@ -115,13 +115,18 @@ def test_async_engine(ingest: IngestServer) -> None:
 
 def test_global_instrumentation_covers_engines_created_before_and_after(ingest: IngestServer) -> None:
     before = sa.create_engine("sqlite://")
+    kept = before.connect()
+    kept.exec_driver_sql("SELECT 'before instrument()'")
     ryft_instrument.instrument()
     after = sa.create_engine("sqlite://")
+    kept.exec_driver_sql("SELECT 'on a connection opened before'")
     for engine in (before, after):
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
+    kept.close()
     ryft_instrument.flush(5)
-    assert len(ingest.wait_for(2)) == 2
+    ingest.wait_for(3)
+    assert sorted(ingest.queries()) == ["SELECT 'on a connection opened before'", "SELECT 1", "SELECT 1"]
 
 
 def test_instrumenting_twice_records_once(ingest: IngestServer) -> None:

@@ -1,13 +1,13 @@
-"""SQLAlchemy: one ``do_execute`` / ``do_executemany`` / ``do_execute_no_params`` dialect-event hook that times the
-driver call itself (PRIOR_ART 1–8).
+"""SQLAlchemy: the dialect's own ``do_execute`` / ``do_executemany`` / ``do_execute_no_params``, timed (PRIOR_ART 1–8).
 
-Why the dialect events and not ``before/after_cursor_execute``: two empty cursor-execute listeners put SQLAlchemy on
-its slow event path (~4 µs a statement), and ``after_cursor_execute`` never fires for a failing statement. A
-``do_execute`` listener that calls the dialect's own ``do_execute`` and returns True sees every driver call, success
-or failure, on the thread that made it, with nothing kept on the Connection. SQLAlchemy stops at the first listener
-that returns True, so the class-wide listener (``instrument()``) and a per-engine one never both record a statement.
-Listening on the ``Engine`` class reaches every dialect, engines created before the call included, and
-``AsyncEngine.sync_engine`` alike. Per-engine data lives on the dialect object, so a disposed engine is collected.
+``instrument(engine)`` replaces those three methods on the engine's dialect object with wrappers that call the
+dialect's own method between two clock readings: every driver call, success or failure, is seen on the thread that
+made it, with nothing kept on the Connection, and no event is dispatched per statement. (Two empty
+``before/after_cursor_execute`` listeners put SQLAlchemy on its slow path, ~4 µs a statement, and
+``after_cursor_execute`` never fires for a failing statement; even one empty ``do_execute`` dialect-event listener
+costs ~1 µs here.) ``instrument()`` covers every engine, present and future, with a class-wide ``do_execute`` event
+listener that wraps each dialect it meets the same way and lets SQLAlchemy call the wrapper. Per-dialect state lives
+on the dialect object, so a disposed engine is collected; ``AsyncEngine.sync_engine`` works the same.
 """
 
 from __future__ import annotations
@@ -25,14 +25,16 @@ from ..context import make_context, module_version, search_path_head, user_agent
 from ..logs import log
 from . import QUERY_IDS, UNWRAP
 
-_ATTR = "_ryft_context"
-_EXCLUDED = False
+_STATE = "_ryft_state"
+_EXCLUDED = "_ryft_excluded"
 # Dialects whose server version is not known yet are asked again for this many statements before we settle.
 _VERSION_TRIES = 50
 
 _record = recorder.record
 _errors = counters.hot("internal_errors")
 _instrumented: weakref.WeakSet[Any] = weakref.WeakSet()
+# Every dialect wrapped, by either path, so that ``uninstrument()`` can put each back.
+_wrapped: weakref.WeakSet[Any] = weakref.WeakSet()
 _global = False
 
 try:
@@ -43,17 +45,23 @@ except Exception:  # pragma: no cover - import above already needed it
     _SQLALCHEMY = ""
 
 
-def _context(context: Any) -> Any:
-    """The record context of the context's dialect, built on its first statement (SPEC §4); the hook reads the
-    cached one itself."""
-    dialect = context.dialect
-    built = build_context(dialect, context.root_connection.engine.url)
-    tries = dialect.__dict__.get("_ryft_tries", 0) + 1
-    if "serverVersion" in built or tries >= _VERSION_TRIES:
-        dialect.__dict__[_ATTR] = built
-    else:
-        dialect.__dict__["_ryft_tries"] = tries
-    return built
+class _State:
+    """What a wrapped dialect knows: its engine's URL and the record context, built on the first statement."""
+
+    __slots__ = ("context", "tries", "url")
+
+    def __init__(self, url: Any) -> None:
+        self.url = url
+        self.context: Optional[dict[str, str]] = None
+        self.tries = 0
+
+    def build(self, dialect: Any) -> dict[str, str]:
+        """The context (SPEC §4); kept once the server version is known, or after ``_VERSION_TRIES`` statements."""
+        built = build_context(dialect, self.url)
+        self.tries += 1
+        if "serverVersion" in built or self.tries >= _VERSION_TRIES:
+            self.context = built
+        return built
 
 
 def build_context(dialect: Any, url: Any) -> dict[str, str]:
@@ -145,42 +153,35 @@ def _silence_driver(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 _NO_PARAMETERS: Any = object()
+_METHODS = ("do_execute", "do_executemany", "do_execute_no_params")
 
 
-def _hook(method: str) -> Any:
-    """A listener for the dialect event ``method`` that calls the dialect's own ``method`` itself, timed.
+def _recording(original: Any, state: _State, dialect_ref: Any) -> Any:
+    """A replacement for the dialect's bound method ``original`` that calls it between two clock readings and
+    records the statement. ``do_execute``/``do_executemany`` take ``(cursor, statement, parameters, context)``,
+    ``do_execute_no_params`` ``(cursor, statement, context)``: one body serves both."""
 
-    The event passes ``(cursor, statement, parameters, context)``, or ``(cursor, statement, context)`` for
-    ``do_execute_no_params``: one body serves both (a ``*rest`` signature measured ~1 µs slower a statement)."""
-
-    def hook(cursor: Any, statement: Any, parameters: Any, context: Any = _NO_PARAMETERS) -> bool:
-        if context is _NO_PARAMETERS:
-            context, parameters = parameters, _NO_PARAMETERS
-        if context is None:
-            return False
-        dialect = context.dialect
-        ctx = dialect.__dict__.get(_ATTR)
+    def recorded(cursor: Any, statement: Any, parameters: Any = _NO_PARAMETERS, context: Any = _NO_PARAMETERS) -> Any:
+        ctx = state.context
         if ctx is None:
             try:
-                ctx = _context(context)
+                ctx = state.build(dialect_ref())
             except Exception:
-                # Never into the user's query: SQLAlchemy runs the statement itself, unrecorded, and we count it.
+                # Never into the user's query: the statement is recorded without context, and we count it.
                 next(_errors)
                 log.debug("ryft_instrument: cannot build the context of a SQLAlchemy engine", exc_info=True)
-                return False
-        if ctx is _EXCLUDED:
-            return False
+                ctx = {}
         if UNWRAP:
             unwrap = UNWRAP.get(type(cursor))
             if unwrap is not None:
                 cursor = unwrap(cursor)
-        call = getattr(dialect, method)
         start = perf_counter()
         try:
-            if parameters is _NO_PARAMETERS:
-                call(cursor, statement, context)
+            if context is _NO_PARAMETERS:
+                result = original(cursor, statement) if parameters is _NO_PARAMETERS else original(
+                    cursor, statement, parameters)
             else:
-                call(cursor, statement, parameters, context)
+                result = original(cursor, statement, parameters, context)
         except BaseException as exc:
             end = perf_counter()
             _record(ctx, statement, start, end - start, exc, _query_id(cursor, exc) if QUERY_IDS else None,
@@ -189,29 +190,59 @@ def _hook(method: str) -> Any:
         end = perf_counter()
         _record(ctx, statement, start, end - start, None, _query_id(cursor, None) if QUERY_IDS else None,
                 _session(cursor) if statement[:1] in _MAY_PREPARE else None)
-        return True
+        return result
 
-    hook.__name__ = hook.__qualname__ = "ryft_" + method
-    return hook
-
-
-_HOOKS = tuple((name, _hook(name)) for name in ("do_execute", "do_executemany", "do_execute_no_params"))
+    recorded.__name__ = recorded.__qualname__ = getattr(original, "__name__", "do_execute")
+    recorded._ryft_original = original  # type: ignore[attr-defined]
+    return recorded
 
 
-def _listen(target: Any) -> None:
-    for name, fn in _HOOKS:
+def _wrap(dialect: Any, url: Any) -> None:
+    """Put the recording methods on ``dialect`` (idempotent)."""
+    if _STATE in dialect.__dict__:
+        return
+    state = _State(url)
+    ref = weakref.ref(dialect)
+    for name in _METHODS:
+        dialect.__dict__[name] = _recording(getattr(dialect, name), state, ref)
+    dialect.__dict__[_STATE] = state
+    _wrapped.add(dialect)
+
+
+def _unwrap(dialect: Any) -> None:
+    if dialect.__dict__.pop(_STATE, None) is not None:
+        for name in _METHODS:
+            dialect.__dict__.pop(name, None)
+
+
+def _on_first_statement(cursor: Any, statement: Any, parameters: Any, context: Any = _NO_PARAMETERS) -> bool:
+    """``instrument()``'s class-wide dialect-event listener: wrap the dialect of an engine met for the first time,
+    then let SQLAlchemy call its (now recording) method."""
+    if context is _NO_PARAMETERS:
+        context = parameters
+    if context is not None:
+        dialect = context.dialect
+        if _STATE not in dialect.__dict__ and not dialect.__dict__.get(_EXCLUDED):
+            try:
+                _wrap(dialect, context.root_connection.engine.url)
+            except Exception:
+                next(_errors)
+                log.debug("ryft_instrument: cannot instrument a SQLAlchemy engine", exc_info=True)
+    return False
+
+
+def _listen(target: Any, *names: str) -> None:
+    for name in names:
+        fn = _silence_driver if name == "connect" else _on_first_statement
         if not event.contains(target, name, fn):
             event.listen(target, name, fn)
-    if not event.contains(target, "connect", _silence_driver):
-        event.listen(target, "connect", _silence_driver)
 
 
-def _unlisten(target: Any) -> None:
-    for name, fn in _HOOKS:
+def _unlisten(target: Any, *names: str) -> None:
+    for name in names:
+        fn = _silence_driver if name == "connect" else _on_first_statement
         if event.contains(target, name, fn):
             event.remove(target, name, fn)
-    if event.contains(target, "connect", _silence_driver):
-        event.remove(target, "connect", _silence_driver)
 
 
 def sync_engine(engine: Any) -> Engine:
@@ -227,9 +258,9 @@ def instrument_engine(engine: Any) -> Any:
     """Record every statement of ``engine`` (idempotent); returns ``engine``."""
     target = sync_engine(engine)
     dialect = target.dialect
-    if dialect.__dict__.get(_ATTR) is _EXCLUDED:
-        del dialect.__dict__[_ATTR]
-    _listen(target)
+    dialect.__dict__.pop(_EXCLUDED, None)
+    _wrap(dialect, target.url)
+    _listen(target, "connect")
     _instrumented.add(target)
     return engine
 
@@ -237,7 +268,7 @@ def instrument_engine(engine: Any) -> Any:
 def instrument_all() -> None:
     """Record every statement of every engine, present and future."""
     global _global
-    _listen(Engine)
+    _listen(Engine, *_METHODS, "connect")
     _global = True
 
 
@@ -245,17 +276,22 @@ def uninstrument_engine(engine: Any) -> Any:
     """Stop recording ``engine``'s statements, even while ``instrument()`` covers every engine."""
     target = sync_engine(engine)
     if target in _instrumented:
-        _unlisten(target)
+        _unlisten(target, "connect")
         _instrumented.discard(target)
-    target.dialect.__dict__[_ATTR] = _EXCLUDED
+    _unwrap(target.dialect)
+    target.dialect.__dict__[_EXCLUDED] = True
     return engine
 
 
 def uninstrument_all() -> None:
-    """Remove every hook: the class-wide one and each engine's."""
+    """Remove every hook: the class-wide listener, and the wrappers of every dialect it or ``instrument(engine)``
+    put in place."""
     global _global
-    _unlisten(Engine)
+    _unlisten(Engine, *_METHODS, "connect")
     _global = False
     for engine in list(_instrumented):
-        _unlisten(engine)
+        _unlisten(engine, "connect")
     _instrumented.clear()
+    for dialect in list(_wrapped):
+        _unwrap(dialect)
+    _wrapped.clear()
