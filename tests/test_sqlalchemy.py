@@ -160,8 +160,13 @@ def test_uninstrument_stops_records(ingest: IngestServer) -> None:
     assert ingest.queries() == ["SELECT 'recorded'"]
 
 
-def test_threads_sharing_an_engine(ingest: IngestServer) -> None:
-    engine = ryft_instrument.instrument(sa.create_engine("sqlite://"))
+@pytest.mark.parametrize("how", ["engine", "every engine"])
+def test_threads_sharing_an_engine(ingest: IngestServer, how: str) -> None:
+    engine = sa.create_engine("sqlite://")
+    if how == "engine":
+        ryft_instrument.instrument(engine)
+    else:
+        ryft_instrument.instrument()  # the threads meet the engine together: it must be wrapped once
 
     def work(n: int) -> None:
         for i in range(25):

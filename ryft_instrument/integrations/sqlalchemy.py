@@ -12,7 +12,9 @@ on the dialect object, so a disposed engine is collected; ``AsyncEngine.sync_eng
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import weakref
 from time import perf_counter
 from typing import Any, Optional
@@ -35,6 +37,15 @@ _errors = counters.hot("internal_errors")
 _instrumented: weakref.WeakSet[Any] = weakref.WeakSet()
 # Every dialect wrapped, by either path, so that ``uninstrument()`` can put each back.
 _wrapped: weakref.WeakSet[Any] = weakref.WeakSet()
+_wrapping = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    global _wrapping
+    _wrapping = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 _global = False
 
 try:
@@ -198,15 +209,17 @@ def _recording(original: Any, state: _State, dialect_ref: Any) -> Any:
 
 
 def _wrap(dialect: Any, url: Any) -> None:
-    """Put the recording methods on ``dialect`` (idempotent)."""
-    if _STATE in dialect.__dict__:
-        return
-    state = _State(url)
-    ref = weakref.ref(dialect)
-    for name in _METHODS:
-        dialect.__dict__[name] = _recording(getattr(dialect, name), state, ref)
-    dialect.__dict__[_STATE] = state
-    _wrapped.add(dialect)
+    """Put the recording methods on ``dialect`` (idempotent; the lock keeps two threads that meet a new engine at
+    once from wrapping its methods twice)."""
+    with _wrapping:
+        if _STATE in dialect.__dict__:
+            return
+        state = _State(url)
+        ref = weakref.ref(dialect)
+        for name in _METHODS:
+            dialect.__dict__[name] = _recording(getattr(dialect, name), state, ref)
+        dialect.__dict__[_STATE] = state
+        _wrapped.add(dialect)
 
 
 def _unwrap(dialect: Any) -> None:
