@@ -37,6 +37,18 @@ def _finish(site: Site, query: Any, start: float, exc: Optional[BaseException]) 
     site[1](site[0], query_text(query, site[3]), start, perf_counter() - start, exc, None, site[2])
 
 
+async def _awaited(site: Site, method: Any, query: Any, args: Any, kwargs: Any) -> Any:
+    """``await method(query, *args, **kwargs)``, timed across the await (PRIOR_ART 13) and recorded."""
+    start = perf_counter()
+    try:
+        result = await method(query, *args, **kwargs)
+    except BaseException as exc:
+        _finish(site, query, start, exc)
+        raise
+    _finish(site, query, start, None)
+    return result
+
+
 class PsycopgCursor(CursorProxy):
     @contextmanager
     def copy(self, statement: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
@@ -72,24 +84,12 @@ class PsycopgConnection(ConnectionProxy):
 
 class AsyncPsycopgCursor(CursorProxy):
     async def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
-        cursor, site, start = self.__wrapped__, self._self_site, perf_counter()
-        try:
-            result = await cursor.execute(query, *args, **kwargs)
-        except BaseException as exc:
-            _finish(site, query, start, exc)
-            raise
-        _finish(site, query, start, None)
+        cursor = self.__wrapped__
+        result = await _awaited(self._self_site, cursor.execute, query, args, kwargs)
         return self if result is cursor else result
 
     async def executemany(self, query: Any, *args: Any, **kwargs: Any) -> Any:
-        site, start = self._self_site, perf_counter()
-        try:
-            result = await self.__wrapped__.executemany(query, *args, **kwargs)
-        except BaseException as exc:
-            _finish(site, query, start, exc)
-            raise
-        _finish(site, query, start, None)
-        return result
+        return await _awaited(self._self_site, self.__wrapped__.executemany, query, args, kwargs)
 
     @asynccontextmanager
     async def copy(self, statement: Any, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
@@ -130,13 +130,8 @@ class AsyncPsycopgConnection(ConnectionProxy):
     cursor_type = AsyncPsycopgCursor
 
     async def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
-        site, start = self._self_site, perf_counter()
-        try:
-            result = await self.__wrapped__.execute(query, *args, **kwargs)
-        except BaseException as exc:
-            _finish(site, query, start, exc)
-            raise
-        _finish(site, query, start, None)
+        site = self._self_site
+        result = await _awaited(site, self.__wrapped__.execute, query, args, kwargs)
         return AsyncPsycopgCursor(result, site) if isinstance(result, psycopg.AsyncCursor) else result
 
     async def __aenter__(self) -> Any:
