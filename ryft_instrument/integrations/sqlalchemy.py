@@ -46,7 +46,6 @@ def _new_lock_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_new_lock_in_child)
-_global = False
 
 try:
     import sqlalchemy
@@ -280,9 +279,7 @@ def instrument_engine(engine: Any) -> Any:
 
 def instrument_all() -> None:
     """Record every statement of every engine, present and future."""
-    global _global
     _listen(Engine, *_METHODS, "connect")
-    _global = True
 
 
 def uninstrument_engine(engine: Any) -> Any:
@@ -299,9 +296,7 @@ def uninstrument_engine(engine: Any) -> Any:
 def uninstrument_all() -> None:
     """Remove every hook: the class-wide listener, and the wrappers of every dialect it or ``instrument(engine)``
     put in place."""
-    global _global
     _unlisten(Engine, *_METHODS, "connect")
-    _global = False
     for engine in list(_instrumented):
         _unlisten(engine, "connect")
     _instrumented.clear()
