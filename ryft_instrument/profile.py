@@ -26,7 +26,7 @@ from typing import Any, Iterator, NamedTuple, Optional, Union
 
 from .classify import query_type
 from .fingerprinting import fingerprint
-from .sqllex import next_token
+from .sqllex import next_token, sql_text
 from .tagging import current_tags
 
 # ``(query, duration in seconds, failureInfo or None, (filename, lineno) or None)``
@@ -144,7 +144,7 @@ _TRANSACTION_WORDS = frozenset(("BEGIN", "START", "COMMIT", "END", "ROLLBACK", "
 def describe(query: Union[str, bytes]) -> tuple[str, str, bool]:
     """``(fingerprint, queryType or "OTHER", is transaction control)`` of a statement text. Never raises."""
     try:
-        text = query.decode("utf-8", "replace") if isinstance(query, bytes) else str(query)
+        text = sql_text(query)
         kind, start, end = next_token(text, 0)
         transaction = kind == "w" and text[start:end].upper() in _TRANSACTION_WORDS
         return fingerprint(text), query_type(text) or "OTHER", transaction
@@ -196,7 +196,7 @@ def statements(items: list[Captured]) -> list[Statement]:
     result = []
     for query, duration, failure, origin in list(items):
         fp, kind, transaction = describe(query)
-        text = query.decode("utf-8", "replace") if isinstance(query, bytes) else str(query)
+        text = sql_text(query)
         result.append(Statement(text, kind, fp, duration * 1000.0, _error(failure), origin_text(origin), transaction))
     return result
 

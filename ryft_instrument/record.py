@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from .classify import classify_statement
 from .fingerprinting import redact_literals
+from .sqllex import sql_text
 
 
 class QueryIds:
@@ -74,10 +75,7 @@ class RecordBuilder:
 
     def build(self, event: tuple) -> dict[str, Any]:
         base, query, start, duration, failure, query_id, session, scoped_tags = event
-        if isinstance(query, bytes):
-            query = query.decode("utf-8", "replace")
-        elif not isinstance(query, str):
-            query = str(query)
+        query = sql_text(query)
         record: dict[str, Any] = {
             "context": self._context(base, classify_statement(query, session)),
             "query": redact_literals(query) if self.redact else query,
@@ -108,10 +106,7 @@ class RecordBuilder:
         """``build(event)`` as JSON text, the same text ``json`` gives for it, without building the dict: the
         shared context and tags are encoded once, so the exporter's per-record cost is mostly the query text."""
         base, query, start, duration, failure, query_id, session, scoped_tags = event
-        if isinstance(query, bytes):
-            query = query.decode("utf-8", "replace")
-        elif not isinstance(query, str):
-            query = str(query)
+        query = sql_text(query)
         if scoped_tags:
             tail = ',"tags":' + _dumps(list(self.tags + scoped_tags))
         else:

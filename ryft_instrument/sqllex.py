@@ -195,3 +195,13 @@ def string_value(literal: str) -> str:
     if prefix in ("E", "e"):
         body = body.replace("\\'", "'").replace("\\\\", "\\")
     return body
+
+
+def sql_text(query: object) -> str:
+    """A statement as text: ``str`` as it is, bytes decoded as UTF-8 (invalid bytes replaced), anything else
+    (a driver's composed-SQL object) through ``str``."""
+    if isinstance(query, str):
+        return query
+    if isinstance(query, (bytes, bytearray, memoryview)):
+        return bytes(query).decode("utf-8", "replace")
+    return str(query)
