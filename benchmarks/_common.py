@@ -84,30 +84,34 @@ with IngestServer() as server:
 
 
 class Endpoint:
-    """A loopback Ingest API in a child process, so its CPU is not counted as ours.
+    """A loopback Ingest API in a child process, so its CPU is not counted as ours, driven through its stdin.
 
     ``validating=False``: a bare HTTP server that reads each body and answers 200 (measures our exporter, not a
     server). ``validating=True``: ``ryft_instrument.testing.IngestServer``, which checks every record against the
-    schema; ``received()`` returns (accepted, invalid) since the last call."""
+    schema; ``received()`` returns (accepted, invalid) since the last call. ``script``: another child program that
+    prints its URL, then answers each command line with two numbers (see ``command``)."""
 
     token = "test-token-0123456789"
 
-    def __init__(self, validating: bool) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _INGEST if validating else _ENDPOINT],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )
+    def __init__(self, validating: bool = False, script: Optional[str] = None) -> None:
+        program = script if script is not None else _INGEST if validating else _ENDPOINT
+        self.process = subprocess.Popen([sys.executable, "-c", program], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         self.url = self.process.stdout.readline().strip()
         if not self.url:
             raise RuntimeError("the loopback endpoint did not start")
 
-    def received(self) -> tuple[int, int]:
+    def command(self, what: str) -> tuple[int, int]:
+        """Send one command line to the child; returns the two numbers it answers with."""
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write("count\n")
+        self.process.stdin.write(what + "\n")
         self.process.stdin.flush()
-        accepted, invalid = self.process.stdout.readline().split()
-        return int(accepted), int(invalid)
+        first, second = self.process.stdout.readline().split()
+        return int(first), int(second)
+
+    def received(self) -> tuple[int, int]:
+        return self.command("count")
 
     def close(self) -> None:
         self.process.kill()

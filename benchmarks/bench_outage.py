@@ -11,12 +11,13 @@ runs in a child process so its CPU and memory are not counted as ours; it report
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from typing import Any
+
+from ._common import Endpoint
 
 RATE = 20000
 TICK = 0.001  # statements are recorded in bursts of RATE * TICK, once per tick
@@ -38,30 +39,6 @@ with IngestServer() as server:
         ids = server.ids()
         print("%d %d" % (len(ids), len(set(ids))), flush=True)
 """
-
-
-class Server:
-    """The loopback Ingest API in a child process, switched down and up through its stdin."""
-
-    token = "test-token-0123456789"
-
-    def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-c", _SERVER], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        self.url = self.process.stdout.readline().strip()
-
-    def command(self, what: str) -> tuple[int, int]:
-        """Send ``down``, ``up`` or ``count``; returns (records received, distinct queryIds)."""
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(what + "\n")
-        self.process.stdin.flush()
-        received, distinct = self.process.stdout.readline().split()
-        return int(received), int(distinct)
-
-    def close(self) -> None:
-        self.process.kill()
-        self.process.wait()
 
 
 def rss_mb() -> float:
@@ -134,7 +111,8 @@ def variant(spool: bool, outage_s: float, healthy_s: float) -> dict[str, Any]:
     from ryft_instrument import exporter, runtime
 
     exporter.REPLAY_INTERVAL = 0.2
-    server = Server()
+    # The child answers each command with (records received, distinct queryIds).
+    server = Endpoint(script=_SERVER)
     directory = tempfile.mkdtemp(prefix="ryft-bench-spool-")
     try:
         runtime.reset_for_tests()
