@@ -37,7 +37,7 @@ def capture_events(count: int) -> list[tuple]:
     """``count`` queue events made by an instrumented engine running the mix (recording with no destination)."""
     runtime.reset_for_tests()
     events: list[tuple] = []
-    recorder.observers.append(events.append)
+    recorder.add_observer(events.append)
     try:
         engine = ryft_instrument.instrument(sa.create_engine("sqlite://"))
         recorder.no_destination = False  # no "records go nowhere" warning: the observer is the destination here

@@ -25,7 +25,10 @@ def _loop(conn: Any, statement: Any, observing: bool, sink: list[Any]) -> Timed:
     execute = conn.execute
 
     def timed(n: int) -> float:
-        recorder.observers[:] = [profile.observe] if observing else []
+        if observing:
+            recorder.add_observer(profile.observe)
+        else:
+            recorder.remove_observer(profile.observe)
         recorder.get_tags = profile.test_tags if observing else profile.current_tags.get
         sink.clear()
         start = time.thread_time()

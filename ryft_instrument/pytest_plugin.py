@@ -170,7 +170,7 @@ class Recording:
     def start(self) -> None:
         import ryft_instrument
 
-        from . import counters, recorder, runtime
+        from . import counters, recorder, runtime, tagging
         from .config import ConfigError
 
         try:
@@ -186,15 +186,14 @@ class Recording:
             import sqlite3  # noqa: F401 - cheap, and instrumented before test modules import it
         if self.tag_records:
             recorder.get_tags = _profile().test_tags
+            tagging.scoped = True
         self.refresh()
 
     def refresh(self) -> None:
         """Before each test: instrument drivers imported since, and put back an observer a suite's reset removed."""
         from . import recorder
 
-        observe = _profile().observe
-        if observe not in recorder.observers:
-            recorder.observers.append(observe)
+        recorder.add_observer(_profile().observe)
         try:
             from .integrations.dbapi import SUPPORTED
         except ImportError:
@@ -228,8 +227,7 @@ class Recording:
         self.flush()
         profile = _profile()
         profile.route(None)
-        if profile.observe in recorder.observers:
-            recorder.observers.remove(profile.observe)
+        recorder.remove_observer(profile.observe)
         if self.tag_records:
             recorder.get_tags = self.get_tags
         if not self.config.instrument:

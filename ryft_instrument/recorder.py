@@ -19,7 +19,7 @@ from collections import deque
 from random import random
 from typing import Any, Callable, Hashable, Optional, Union
 
-from . import counters, logs
+from . import counters, logs, tagging
 from .failure import describe_failure
 from .tagging import current_tags
 
@@ -33,7 +33,7 @@ buffer: deque[Event] = deque()
 
 # Runtime switches, rebound by ``runtime.apply()``; read as module globals on the hot path.
 enabled = False
-# Enabled with nothing to decide per statement (no sampling, no minimum duration): the common case's short path.
+# Enabled with nothing to decide per statement (no sampling, no minimum duration).
 direct = False
 queue_size = 10000
 batch_size = 500
@@ -44,7 +44,8 @@ observers: list[Observer] = []
 # The queue is bounded in records (``queue_size``) and, approximately, in bytes: statements longer than
 # ``big_query`` characters are counted against ``queue_bytes`` off the common path (under a lock, which only they
 # take), so a burst of huge statements during an outage cannot blow memory.
-big_query = 1024
+SHORT = 1024
+big_query = SHORT
 queue_bytes = 16 * 1024 * 1024
 big_bytes = 0
 _big_lock = threading.Lock()
@@ -57,11 +58,41 @@ def _no_exporter_yet() -> None:
 # Called when the queue holds a full batch or the exporter has not started; bound by ``runtime.apply()``.
 wake: Callable[[], None] = _no_exporter_yet
 worker_running = False
+
+
+# The short path: while fewer than ``room`` statements are queued, a finished statement of at most ``big_query``
+# characters is appended as it is, and nothing more (the SQLAlchemy hook inlines this). ``room`` is 0 unless
+# recording is ``direct`` with no observer and a worker runs to drain the queue; otherwise it is a batch, so that
+# from a full batch on each statement goes the long way, which wakes the exporter (or drops, at a full queue).
+room = 0
+
+
+def refresh() -> None:
+    """Recompute ``room``: call after changing ``direct``, ``worker_running``, ``observers`` or the sizes."""
+    global room
+    fast = direct and worker_running and not observers and big_query == SHORT
+    room = min(batch_size, queue_size) if fast else 0
+
+
+def add_observer(observer: Observer) -> None:
+    """Have ``observer`` see every statement's event, recorded or not (the pytest profile)."""
+    if observer not in observers:
+        observers.append(observer)
+    refresh()
+
+
+def remove_observer(observer: Observer) -> None:
+    if observer in observers:
+        observers.remove(observer)
+    refresh()
+
+
 # True when recording is on but neither a token nor RYFT_OUTPUT says where records go.
 no_destination = False
 
 # Where a statement's block-scoped tags come from: the ``tags()`` ContextVar. The pytest plugin rebinds it (a test's
-# tags must reach statements run on threads the test started, which a ContextVar does not follow).
+# tags must reach statements run on threads the test started, which a ContextVar does not follow) and sets
+# ``tagging.scoped``, without which the short paths take no tags.
 get_tags: Callable[[], tuple[str, ...]] = current_tags.get
 _full = counters.hot("dropped_queue_full")
 _sampled = counters.hot("dropped_sampled")
@@ -82,10 +113,9 @@ def record(
     """Queue one statement. Never raises: a bug here must not reach the user's query."""
     try:
         if exc is None:
-            if direct and not observers and len(query) <= big_query and len(buffer) < queue_size:
-                buffer.append((context, query, start, duration, None, query_id, session, get_tags()))
-                if not worker_running or len(buffer) % batch_size == 0:
-                    wake()
+            if len(buffer) < room and len(query) <= big_query:
+                buffer.append((context, query, start, duration, None, query_id, session,
+                               get_tags() if tagging.scoped else ()))
                 return
             failure = None
         else:
@@ -117,7 +147,7 @@ def record(
                 wake()
             return
         buffer.append(event)
-        if not worker_running or len(buffer) % batch_size == 0:
+        if not worker_running or len(buffer) >= batch_size:
             wake()
     except Exception:
         next(_errors)

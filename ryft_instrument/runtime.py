@@ -49,7 +49,7 @@ def apply(new: Config) -> None:
         _config = new
         _exporter = None
         if old_exporter is not None:
-            recorder.worker_running = False
+            _worker_running(False)
             old_exporter.stop(0.5)
         has_destination = bool(new.ingest_token or new.output)
         recorder.queue_size = new.queue_size
@@ -57,12 +57,17 @@ def apply(new: Config) -> None:
         recorder.sample_rate = new.sample_rate
         recorder.min_duration = new.min_duration_ms / 1000.0
         recorder.max_query_length = new.max_query_length
-        recorder.big_query = min(1024, new.max_query_length)
+        recorder.big_query = min(recorder.SHORT, new.max_query_length)
         recorder.no_destination = not new.disabled and not has_destination
         recorder.enabled = not new.disabled and has_destination
         recorder.direct = recorder.enabled and new.min_duration_ms == 0 and new.sample_rate >= 1.0
         recorder.wake = _wake
-        recorder.worker_running = False
+        _worker_running(False)
+
+
+def _worker_running(running: bool) -> None:
+    recorder.worker_running = running
+    recorder.refresh()
 
 
 def _wake() -> None:
@@ -86,7 +91,7 @@ def _wake() -> None:
             return
     if not exporter.running:
         exporter.start()
-        recorder.worker_running = exporter.running
+        _worker_running(exporter.running)
     exporter.wake()
 
 
@@ -132,7 +137,7 @@ def shutdown(timeout: Optional[float] = None) -> bool:
     with _lock:
         exporter = _exporter
         _exporter = None
-        recorder.worker_running = False
+        _worker_running(False)
     if exporter is None:
         return not recorder.buffer
     if timeout is None:
@@ -159,7 +164,7 @@ def _after_fork_in_child() -> None:
     _pid = os.getpid()
     _exporter = None
     _exiting = False
-    recorder.worker_running = False
+    _worker_running(False)
     inherited = recorder.clear()
     if inherited:
         counters.add("dropped_fork", inherited)
@@ -181,3 +186,4 @@ def reset_for_tests() -> None:
         _config = None
         recorder.enabled = recorder.direct = False
         recorder.no_destination = False
+        recorder.refresh()

@@ -36,7 +36,7 @@ from .. import recorder
 from ..bootstrap import TARGETS
 from ..context import make_context, search_path_head
 from ..logs import log
-from ..tagging import current_tags
+from ..tagging import current_tags, push
 from . import UNWRAP
 
 _record = recorder.record
@@ -67,7 +67,7 @@ def recorder_for(tags: Optional[list[str]]) -> Recorder:
         return _record
 
     def record_tagged(*args: Any) -> None:
-        token = current_tags.set(current_tags.get() + added)
+        token = push(added)
         try:
             _record(*args)
         finally:
