@@ -38,6 +38,8 @@ Path = tuple[Any, ...]
 TARGETS: list[tuple[str, str, str, float, str, list[Path]]] = [
     ("sqlalchemy_added_us", "added time per statement, SQLAlchemy (application thread)", "<=", 1.5, "µs",
      [("sqlalchemy", "ryft", "added_us")]),
+    ("sqlalchemy_every_engine_added_us", "the same with instrument() for every engine (zero-code, pytest --ryft)",
+     "<=", 1.5, "µs", [("sqlalchemy", "ryft_every_engine", "added_us")]),
     ("dbapi_added_us", "added time per statement, raw DB-API cursor proxy", "<=", 1.0, "µs",
      [("dbapi", "targets", "execute_added_us")]),
     ("total_cpu_us_per_statement", "total CPU per recorded statement, export included", "<=", 5.0, "µs",
@@ -59,6 +61,7 @@ TARGETS: list[tuple[str, str, str, float, str, list[Path]]] = [
 # For scale: what OpenTelemetry adds in the same run, beside our target rows.
 OTEL: dict[str, list[Path]] = {
     "sqlalchemy_added_us": [("sqlalchemy", "opentelemetry", "added_us")],
+    "sqlalchemy_every_engine_added_us": [("sqlalchemy", "opentelemetry", "added_us")],
     "dbapi_added_us": [("otel_dbapi", "execute_fetchall", "opentelemetry", "added_us")],
     "startup_added_ms": [("startup", "python_c_pass_ms", "opentelemetry-instrument", "added_ms")],
 }

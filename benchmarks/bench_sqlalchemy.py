@@ -37,7 +37,7 @@ def _otel(statement: Any) -> tuple[Timed, Callable[[], None], Callable[[], None]
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
     provider = otel_provider()
-    engine = sa.create_engine("sqlite://")
+    engine = ryft_instrument.uninstrument(sa.create_engine("sqlite://"))
     instrumentor = SQLAlchemyInstrumentor()
     instrumentor.instrument(engine=engine, tracer_provider=provider, skip_dep_check=True)
     conn = engine.connect()
@@ -57,10 +57,17 @@ def run(quick: bool) -> dict[str, Any]:
     with endpoint() as server, delivering_to(server, **IDLE_EXPORTER):
         plain_engine, control_engine = sa.create_engine("sqlite://"), sa.create_engine("sqlite://")
         ryft_engine = ryft_instrument.instrument(sa.create_engine("sqlite://"))
-        plain, control, ours = plain_engine.connect(), control_engine.connect(), ryft_engine.connect()
+        # ``instrument()`` (every engine; what RYFT_INSTRUMENT=1 and pytest --ryft use) covers an engine made after
+        # it; the plain ones are left out with ``uninstrument(engine)``.
+        ryft_instrument.instrument()
+        global_engine = sa.create_engine("sqlite://")
+        for engine in (plain_engine, control_engine):
+            ryft_instrument.uninstrument(engine)
+        plain, control, ours, every = (engine.connect() for engine in (plain_engine, control_engine, ryft_engine,
+                                                                       global_engine))
         # "control" is a second plain engine: its added_us is the noise floor of this run.
         variants = {"plain": _loop(plain, statement), "control": _loop(control, statement),
-                    "ryft": _loop(ours, statement)}
+                    "ryft": _loop(ours, statement), "ryft_every_engine": _loop(every, statement)}
         flushes: list[Callable[[], None]] = [lambda: ryft_instrument.flush(30)]
         undo = None
         with_otel = installed("opentelemetry.sdk", "opentelemetry.instrumentation.sqlalchemy")
@@ -79,8 +86,9 @@ def run(quick: bool) -> dict[str, Any]:
         finally:
             if undo is not None:
                 undo()
-            for conn in (plain, control, ours):
+            for conn in (plain, control, ours, every):
                 conn.close()
+            ryft_instrument.uninstrument()
         delivered = ryft_instrument.flush(30)
         result["statements_per_round"] = n
         result["rounds"] = rounds
@@ -88,7 +96,8 @@ def run(quick: bool) -> dict[str, Any]:
         result["sqlalchemy_version"] = sa.__version__
         if not with_otel:
             result["opentelemetry"] = "not installed"
-        result["targets"] = {"sqlalchemy_added_us": result["ryft"]["added_us"]}
+        result["targets"] = {"sqlalchemy_added_us": result["ryft"]["added_us"],
+                             "sqlalchemy_every_engine_added_us": result["ryft_every_engine"]["added_us"]}
         return result
 
 

@@ -154,10 +154,12 @@ def test_uninstrument_stops_records(ingest: IngestServer) -> None:
     with other.connect() as conn:
         conn.exec_driver_sql("SELECT 'recorded'")
     ryft_instrument.uninstrument()
-    with other.connect() as conn:
-        conn.exec_driver_sql("SELECT 'after uninstrument'")
+    for later in (other, sa.create_engine("sqlite://")):
+        with later.connect() as conn:
+            conn.exec_driver_sql("SELECT 'after uninstrument'")
     ryft_instrument.flush(5)
     assert ingest.queries() == ["SELECT 'recorded'"]
+    assert not hasattr(sa.engine.Engine.__init__, "_ryft_original")
 
 
 @pytest.mark.parametrize("how", ["engine", "every engine"])
@@ -184,16 +186,21 @@ def test_threads_sharing_an_engine(ingest: IngestServer, how: str) -> None:
     assert len({r["queryId"] for r in records}) == 200
 
 
-def test_disposed_engines_are_collected(ingest: IngestServer) -> None:
-    engine = ryft_instrument.instrument(sa.create_engine("sqlite://"))
+@pytest.mark.parametrize("how", ["engine", "every engine"])
+def test_disposed_engines_are_collected(ingest: IngestServer, how: str) -> None:
+    if how == "engine":
+        engine = ryft_instrument.instrument(sa.create_engine("sqlite://"))
+    else:
+        ryft_instrument.instrument()
+        engine = sa.create_engine("sqlite://")
     with engine.connect() as conn:
         conn.exec_driver_sql("SELECT 1")
-    ryft_instrument.flush(5)
-    ref = weakref.ref(engine)
+    assert ryft_instrument.flush(5) and ingest.queries() == ["SELECT 1"]
+    refs = [weakref.ref(engine), weakref.ref(engine.dialect)]
     engine.dispose()
     del engine, conn
     gc.collect()
-    assert ref() is None
+    assert [ref() for ref in refs] == [None, None]
 
 
 def test_tags_are_scoped_per_thread_and_task(ingest: IngestServer) -> None:

@@ -229,7 +229,9 @@ def recording_subclass(base: type, kind: str, make: Callable[[type], dict[str, A
     """A subclass of ``base`` with the methods ``make(base)`` returns, made once per ``(base, kind)``.
 
     ``isinstance`` against ``base`` (a user's ``cursor_factory`` included) holds, and C code that type-checks
-    accepts it. Methods call ``base``'s own through closures (no ``super()`` lookup on the hot path)."""
+    accepts it. Methods call ``base``'s own through closures (no ``super()`` lookup on the hot path). The class has
+    ``_ryft_kind`` set and ``base`` as its first base: SQLAlchemy's hook calls ``base``'s methods on such a cursor,
+    since it records the statement itself."""
     if getattr(base, "_ryft_kind", None) == kind:
         return base
     key = (base, kind)

@@ -5,13 +5,16 @@ dialect's own method between two clock readings: every driver call, success or f
 made it, with nothing kept on the Connection, and no event is dispatched per statement. (Two empty
 ``before/after_cursor_execute`` listeners put SQLAlchemy on its slow path, ~4 µs a statement, and
 ``after_cursor_execute`` never fires for a failing statement; even one empty ``do_execute`` dialect-event listener
-costs ~1 µs here.) ``instrument()`` covers every engine, present and future, with a class-wide ``do_execute`` event
-listener that wraps each dialect it meets the same way and lets SQLAlchemy call the wrapper. Per-dialect state lives
-on the dialect object, so a disposed engine is collected; ``AsyncEngine.sync_engine`` works the same.
+costs ~1 µs here.) ``instrument()`` covers every engine, present and future, the same way: it wraps the dialect of
+each engine alive (found once among the garbage collector's objects) and of each engine made later (through
+``Engine.__init__``), so it costs a statement no more than ``instrument(engine)``. Per-dialect state lives on the
+dialect object, so a disposed engine is collected; ``AsyncEngine.sync_engine`` works the same.
 """
 
 from __future__ import annotations
 
+import functools
+import gc
 import os
 import sys
 import threading
@@ -58,17 +61,15 @@ except Exception:  # pragma: no cover - import above already needed it
 
 class _State:
     """What a wrapped dialect knows, so that most statements take the hot path: its engine's URL; the record
-    context (built on the first statements); ``plain``, the driver's cursor type once the context is final and that
-    type needs neither unwrapping (``UNWRAP``) nor a query id (``QUERY_IDS``); ``texts``, statements recorded before
-    that need nothing looked up (short, and not about prepared statements). SQLAlchemy hands the same string for a
-    cached statement each time, so ``texts`` is one set lookup in place of a length and a first-character test."""
+    context (built on the first statements); ``texts``, statements recorded before that need nothing looked up
+    (short, and not about prepared statements). SQLAlchemy hands the same string for a cached statement each time,
+    so ``texts`` is one set lookup in place of a length and a first-character test."""
 
-    __slots__ = ("context", "plain", "texts", "tries", "url")
+    __slots__ = ("context", "texts", "tries", "url")
 
     def __init__(self, url: Any) -> None:
         self.url = url
         self.context: Optional[dict[str, str]] = None
-        self.plain: Optional[type] = None
         self.texts: set[str] = set()
         self.tries = 0
 
@@ -175,35 +176,66 @@ _METHODS = ("do_execute", "do_executemany", "do_execute_no_params")
 _queue = recorder.buffer
 
 
-def _recording(original: Any, state: _State, dialect_ref: Any, driver_method: str = "") -> Any:
-    """A replacement for the dialect's bound method ``original(cursor, statement, parameters, context)`` that calls
-    it between two clock readings and records the statement. ``driver_method`` ("execute" or "executemany") says
-    that ``original`` is SQLAlchemy's default, which only calls the cursor's method of that name: the wrapper calls
-    it itself, a Python frame fewer (PRIOR_ART 8).
+class _Route:
+    """How one wrapper runs a statement on a cursor of type ``kind``, the last type it met that takes the hot path.
+    ``call(cursor, statement, parameters)``, where SQLAlchemy's default method would only call the cursor's
+    ``method`` ("execute", "executemany"), is the driver class's own: a Python frame fewer, and on a cursor of our
+    DB-API integration (``instrument_dbapi`` under SQLAlchemy: zero-code, pytest --ryft) the driver's method, not
+    our recording one. None: the dialect's method is called."""
 
-    The hot path (a ``plain`` cursor, a statement in ``texts``, room in the queue) appends the event itself:
-    ``recorder.record``'s short path, inlined, as the call alone measured ~0.5 µs of the 1.5 µs budget (SPEC §8).
-    Everything else goes through ``_prepare`` and ``_recorded``."""
+    __slots__ = ("call", "kind", "method")
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.kind: Optional[type] = None
+        self.call: Optional[Any] = None
+
+    def learn(self, kind: type, unwrap: Any) -> None:
+        """``kind`` takes the hot path from now on, if it can without ``unwrap`` per statement."""
+        call = None
+        if self.method:
+            if unwrap is not None:
+                # A recording subclass (``dbapi.recording_subclass``): its driver class's own method.
+                driver = kind.__bases__[0] if getattr(kind, "_ryft_kind", None) else None
+                if driver is None:
+                    return
+                call = getattr(driver, self.method, None)
+            elif not kind.__dictoffset__:
+                # Instances without a __dict__ cannot carry a method of their own: the class's is theirs.
+                call = getattr(kind, self.method, None)
+        elif unwrap is not None:
+            return
+        self.kind = None  # readers see the old pair or no pair, never a mix
+        self.call = call
+        self.kind = kind
+
+
+def _recording(original: Any, state: _State, dialect_ref: Any, method: str = "") -> Any:
+    """A replacement for the dialect's bound method ``original(cursor, statement, parameters, context)`` that calls
+    it between two clock readings and records the statement. ``method`` ("execute" or "executemany") says that
+    ``original`` is SQLAlchemy's default, which only calls the cursor's method of that name (see ``_Route``).
+
+    The hot path (a cursor of the route's ``kind``, a statement in ``texts``, room in the queue) appends the event
+    itself: ``recorder.record``'s short path, inlined, as the call alone measured ~0.5 µs of the 1.5 µs budget
+    (SPEC §8). Everything else goes through ``_prepare`` and ``_recorded``."""
     texts = state.texts
-    direct = bool(driver_method)
-    many = driver_method == "executemany"
+    route = _Route(method)
 
     def recorded(cursor: Any, statement: Any, parameters: Any, context: Any = None) -> Any:
         ctx: Any
-        plain = type(cursor) is state.plain
+        plain = type(cursor) is route.kind
         if plain:
-            ctx = state.context  # final once ``plain`` is set
+            ctx = state.context  # final once a route is learnt
+            call = route.call
         else:
-            ctx, cursor = _prepare(state, dialect_ref, cursor)
+            ctx, cursor = _prepare(state, route, dialect_ref, cursor)
+            call = None
         start = perf_counter()
         try:
-            if not direct:
+            if call is None:
                 result = original(cursor, statement, parameters, context)
             else:
-                if many:
-                    cursor.executemany(statement, parameters)
-                else:
-                    cursor.execute(statement, parameters)
+                call(cursor, statement, parameters)
                 result = None
         except BaseException as exc:
             _recorded(state, ctx, cursor, statement, start, perf_counter(), exc)
@@ -237,9 +269,10 @@ def _without_parameters(original: Any, state: _State, dialect_ref: Any) -> Any:
     return recorded
 
 
-def _prepare(state: _State, dialect_ref: Any, cursor: Any) -> tuple[dict[str, Any], Any]:
-    """The engine's context (built on its first statements), and the driver's own cursor where our DB-API
-    integration wrapped it (its statements are recorded here, once); learns ``state.plain``."""
+def _prepare(state: _State, route: _Route, dialect_ref: Any, cursor: Any) -> tuple[dict[str, Any], Any]:
+    """The engine's context (built on its first statements), and the cursor to run this statement on: the driver's
+    own where our DB-API integration wrapped it (the statement is recorded here, once). Teaches ``route`` the
+    cursor's type once the context is final."""
     ctx = state.context
     if ctx is None:
         try:
@@ -251,11 +284,9 @@ def _prepare(state: _State, dialect_ref: Any, cursor: Any) -> tuple[dict[str, An
             ctx = {}
     kind = type(cursor)
     unwrap = UNWRAP.get(kind)
-    if unwrap is not None:
-        return ctx, unwrap(cursor)
     if state.context is not None and kind not in QUERY_IDS:
-        state.plain = kind
-    return ctx, cursor
+        route.learn(kind, unwrap)
+    return ctx, cursor if unwrap is None else unwrap(cursor)
 
 
 def _recorded(state: _State, ctx: dict[str, Any], cursor: Any, statement: Any, start: float, end: float,
@@ -305,37 +336,57 @@ def _unwrap(dialect: Any) -> None:
             dialect.__dict__.pop(name, None)
 
 
-_NO_PARAMETERS: Any = object()
+def _listen(target: Any) -> None:
+    if not event.contains(target, "connect", _silence_driver):
+        event.listen(target, "connect", _silence_driver)
 
 
-def _on_first_statement(cursor: Any, statement: Any, parameters: Any, context: Any = _NO_PARAMETERS) -> bool:
-    """``instrument()``'s class-wide dialect-event listener: wrap the dialect of an engine met for the first time,
-    then let SQLAlchemy call its (now recording) method."""
-    if context is _NO_PARAMETERS:
-        context = parameters
-    if context is not None:
-        dialect = context.dialect
-        if _STATE not in dialect.__dict__ and not dialect.__dict__.get(_EXCLUDED):
-            try:
-                _wrap(dialect, context.root_connection.engine.url)
-            except Exception:
-                next(_errors)
-                log.debug("ryft_instrument: cannot instrument a SQLAlchemy engine", exc_info=True)
-    return False
+def _unlisten(target: Any) -> None:
+    if event.contains(target, "connect", _silence_driver):
+        event.remove(target, "connect", _silence_driver)
 
 
-def _listen(target: Any, *names: str) -> None:
-    for name in names:
-        fn = _silence_driver if name == "connect" else _on_first_statement
-        if not event.contains(target, name, fn):
-            event.listen(target, name, fn)
+def _adopt(engine: Any) -> None:
+    """``instrument()``: wrap the dialect of ``engine`` unless ``uninstrument(engine)`` excluded it. Never raises."""
+    try:
+        dialect = engine.dialect
+        if not dialect.__dict__.get(_EXCLUDED):
+            _wrap(dialect, engine.url)
+    except Exception:
+        next(_errors)
+        log.debug("ryft_instrument: cannot instrument a SQLAlchemy engine", exc_info=True)
 
 
-def _unlisten(target: Any, *names: str) -> None:
-    for name in names:
-        fn = _silence_driver if name == "connect" else _on_first_statement
-        if event.contains(target, name, fn):
-            event.remove(target, name, fn)
+def _adopting_init(original: Any) -> Any:
+    """``Engine.__init__`` that also wraps the new engine's dialect: how ``instrument()`` meets future engines at
+    no cost per statement (a class-wide dialect-event listener would cost ~1 µs each, PRIOR_ART 8)."""
+
+    @functools.wraps(original)
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        _adopt(self)
+
+    init._ryft_original = original  # type: ignore[attr-defined]
+    return init
+
+
+def _engine_types() -> set[type]:
+    found: set[type] = {Engine}
+    pending: list[type] = [Engine]
+    while pending:
+        sub: type
+        for sub in pending.pop().__subclasses__():
+            if sub not in found:
+                found.add(sub)
+                pending.append(sub)
+    return found
+
+
+def _existing_engines() -> list[Any]:
+    """Every ``Engine`` alive now, from the garbage collector's list of objects (``type()``, not ``isinstance``:
+    the latter would run a lazy object's ``__class__`` property)."""
+    types = _engine_types()
+    return [obj for obj in gc.get_objects() if type(obj) in types]
 
 
 def sync_engine(engine: Any) -> Engine:
@@ -353,21 +404,27 @@ def instrument_engine(engine: Any) -> Any:
     dialect = target.dialect
     dialect.__dict__.pop(_EXCLUDED, None)
     _wrap(dialect, target.url)
-    _listen(target, "connect")
+    _listen(target)
     _instrumented.add(target)
     return engine
 
 
 def instrument_all() -> None:
-    """Record every statement of every engine, present and future."""
-    _listen(Engine, *_METHODS, "connect")
+    """Record every statement of every engine, present and future: wrap the dialect of each engine alive now, and
+    of each engine made from now on (``Engine.__init__``)."""
+    with _wrapping:
+        if not hasattr(Engine.__init__, "_ryft_original"):
+            Engine.__init__ = _adopting_init(Engine.__init__)  # type: ignore[method-assign]
+    _listen(Engine)
+    for engine in _existing_engines():
+        _adopt(engine)
 
 
 def uninstrument_engine(engine: Any) -> Any:
     """Stop recording ``engine``'s statements, even while ``instrument()`` covers every engine."""
     target = sync_engine(engine)
     if target in _instrumented:
-        _unlisten(target, "connect")
+        _unlisten(target)
         _instrumented.discard(target)
     _unwrap(target.dialect)
     target.dialect.__dict__[_EXCLUDED] = True
@@ -375,11 +432,15 @@ def uninstrument_engine(engine: Any) -> Any:
 
 
 def uninstrument_all() -> None:
-    """Remove every hook: the class-wide listener, and the wrappers of every dialect it or ``instrument(engine)``
-    put in place."""
-    _unlisten(Engine, *_METHODS, "connect")
+    """Remove every hook: ``Engine.__init__`` as it was, the pool listeners, and the wrappers of every dialect that
+    ``instrument()`` or ``instrument(engine)`` put in place."""
+    with _wrapping:
+        original = getattr(Engine.__init__, "_ryft_original", None)
+        if original is not None:
+            Engine.__init__ = original  # type: ignore[method-assign]
+    _unlisten(Engine)
     for engine in list(_instrumented):
-        _unlisten(engine, "connect")
+        _unlisten(engine)
     _instrumented.clear()
     for dialect in list(_wrapped):
         _unwrap(dialect)
