@@ -222,7 +222,8 @@ UNWRAP[CursorProxy] = _unwrap
 
 # -- real subclasses of a driver's cursor -------------------------------------------------------------------------
 
-_subclasses: dict[tuple[type, str], type] = {}
+# kind → base → its recording subclass (our subclasses map to themselves). Looked up on every ``cursor()``.
+_subclasses: dict[str, dict[type, type]] = {}
 
 
 def recording_subclass(base: type, kind: str, make: Callable[[type], dict[str, Any]]) -> type:
@@ -232,16 +233,21 @@ def recording_subclass(base: type, kind: str, make: Callable[[type], dict[str, A
     accepts it. Methods call ``base``'s own through closures (no ``super()`` lookup on the hot path). The class has
     ``_ryft_kind`` set and ``base`` as its first base: SQLAlchemy's hook calls ``base``'s methods on such a cursor,
     since it records the statement itself."""
-    if getattr(base, "_ryft_kind", None) == kind:
-        return base
-    key = (base, kind)
-    found = _subclasses.get(key)
+    known = _subclasses.get(kind)
+    if known is None:
+        known = _subclasses.setdefault(kind, {})
+    found = known.get(base)
     if found is None:
-        namespace = make(base)
-        namespace.update(_ryft_kind=kind, __module__=base.__module__, __qualname__=base.__qualname__,
-                         __doc__=base.__doc__)
-        found = _subclasses[key] = type(base.__name__, (base,), namespace)
-        UNWRAP[found] = Unrecorded
+        if getattr(base, "_ryft_kind", None) == kind:
+            found = base
+        else:
+            namespace = make(base)
+            namespace.update(_ryft_kind=kind, __module__=base.__module__, __qualname__=base.__qualname__,
+                             __doc__=base.__doc__)
+            found = type(base.__name__, (base,), namespace)
+            UNWRAP[found] = Unrecorded
+            known[found] = found
+        known[base] = found
     return found
 
 
@@ -295,7 +301,8 @@ def cursor_methods(base: type) -> dict[str, Any]:
 
     execute_recorded.__name__ = "execute"
     executemany_recorded.__name__ = "executemany"
-    return {"execute": execute_recorded, "executemany": executemany_recorded}
+    # The site is the only attribute we set on a cursor: a slot, so no __dict__ is made per cursor.
+    return {"execute": execute_recorded, "executemany": executemany_recorded, "__slots__": ("_self_site",)}
 
 
 # -- the public functions -----------------------------------------------------------------------------------------

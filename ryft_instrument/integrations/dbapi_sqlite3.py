@@ -45,9 +45,10 @@ def _cursor_namespace(base: type) -> dict[str, Any]:
     return namespace
 
 
-def _cursor(site: Site, make: Callable[..., Any], factory: Any) -> Any:
-    """A recording cursor from ``make(factory)``: the connection's own ``cursor`` method."""
-    cursor = make(recording_subclass(factory, "sqlite3", _cursor_namespace))
+def _cursor(site: Site, make: Callable[..., Any], connection: Any, factory: Any) -> Any:
+    """A recording cursor from ``make(connection, factory)``: the raw connection class's own ``cursor``. (SQLAlchemy
+    over an instrumented sqlite3 asks for one per statement: no bound method is made for it.)"""
+    cursor = make(connection, recording_subclass(factory, "sqlite3", _cursor_namespace))
     cursor._self_site = site
     return cursor
 
@@ -56,7 +57,8 @@ class SqliteConnection(ConnectionProxy):
     """``instrument_connection`` on an existing sqlite3 connection."""
 
     def cursor(self, factory: Any = sqlite3.Cursor) -> Any:
-        return _cursor(self._self_site, self.__wrapped__.cursor, factory)
+        connection = self.__wrapped__
+        return _cursor(self._self_site, type(connection).cursor, connection, factory)
 
     def execute(self, sql: Any, *args: Any) -> Any:
         return self.cursor().execute(sql, *args)
@@ -78,7 +80,7 @@ def _connection_namespace(base: type) -> dict[str, Any]:
     backup = base.backup  # type: ignore[attr-defined]
 
     def cursor(self: Any, factory: Any = sqlite3.Cursor) -> Any:
-        return _cursor(self._self_site, make_cursor.__get__(self), factory)
+        return _cursor(self._self_site, make_cursor, self, factory)
 
     def backup_raw(self: Any, target: Any, *args: Any, **kwargs: Any) -> Any:
         return backup(self, raw(target), *args, **kwargs)
