@@ -99,6 +99,8 @@ class Exporter:
         self.spool = Spool(config.spool_dir) if config.spool_dir and config.ingest_token else None
         self._transports: dict[int, HttpTransport] = {}
         self._wake = threading.Event()
+        # Set by ``flush``: the worker's next drain takes everything, a partial batch and the flush marker included.
+        self._flushing = False
         self._stopping = False
         self._deadline: Optional[float] = None
         self._reserve = 0.0
@@ -151,10 +153,14 @@ class Exporter:
                     counters.add("internal_errors")
                     log.debug("ryft_instrument: cannot set up the HTTP transport", exc_info=True)
         while not (self._stopping and (not recorder.buffer or self._past_deadline())):
-            self._wake.wait(self.config.flush_interval)
+            woken = self._wake.wait(self.config.flush_interval)
             self._wake.clear()
+            # Woken for a full batch, send full batches only: the rest waits for the next one or the interval,
+            # rather than going out in requests of a few records each while the application keeps adding.
+            whole = not woken or self._flushing or self._stopping
+            self._flushing = False
             try:
-                self.drain()
+                self.drain(whole)
                 self._replay()
             except Exception:
                 counters.add("internal_errors")
@@ -165,6 +171,7 @@ class Exporter:
         marker = FlushMarker()
         recorder.buffer.append(marker)  # type: ignore[arg-type]  # the worker tells markers apart
         if self.running:
+            self._flushing = True
             self._wake.set()
             return marker.done.wait(max(0.0, timeout)) and marker.ok
         if self._deadline is None:
@@ -226,12 +233,13 @@ class Exporter:
 
     # -- draining --------------------------------------------------------------------------------------------
 
-    def drain(self) -> None:
-        """Send everything queued, batch by batch. The worker calls it; so do flush/stop when no worker runs."""
+    def drain(self, whole: bool = True) -> None:
+        """Send everything queued, batch by batch (``whole=False``: full batches only). The worker calls it; so do
+        flush/stop when no worker runs."""
         with self._drain_lock:
             buffer = recorder.buffer
             size = self.config.batch_size
-            while buffer:
+            while buffer and (whole or len(buffer) >= size):
                 if self._past_deadline():
                     return
                 batch: list[tuple] = []
@@ -302,15 +310,8 @@ class Exporter:
         return lines
 
     def _lines(self, events: list[tuple]) -> list[str]:
-        """The common case, no ``before_send``: JSON text straight from the events (``RecordBuilder.line``)."""
-        line = self.builder.line
-        lines = []
-        for event in events:
-            try:
-                lines.append(line(event))
-            except Exception:
-                self._build_failed()
-        return lines
+        """The common case, no ``before_send``: JSON text straight from the events (``RecordBuilder.lines``)."""
+        return self.builder.lines(events, self._build_failed)
 
     @staticmethod
     def _build_failed() -> None:
@@ -531,6 +532,8 @@ class Exporter:
 
 def _chunks(lines: list[str], limit: int) -> list[list[str]]:
     """Split serialised records into bodies of at most ``limit`` bytes (a single larger record stands alone)."""
+    if (sum(map(len, lines)) + len(lines)) * 4 + 2 <= limit:
+        return [lines] if lines else []  # fits even if every character took UTF-8's 4 bytes: no need to count
     chunks: list[list[str]] = []
     current: list[str] = []
     size = 2

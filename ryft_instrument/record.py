@@ -7,7 +7,7 @@ import os
 import time
 from itertools import count
 from json.encoder import encode_basestring
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .classify import classify_statement
 from .fingerprinting import redact_literals
@@ -19,10 +19,10 @@ class QueryIds:
 
     def __init__(self) -> None:
         self.prefix = "ryft-%s-" % os.urandom(8).hex()
-        self._next = count(1).__next__
+        self.next = count(1).__next__
 
     def __call__(self) -> str:
-        return "%s%x" % (self.prefix, self._next())
+        return "%s%x" % (self.prefix, self.next())
 
 
 class Timestamps:
@@ -30,8 +30,8 @@ class Timestamps:
 
     def __init__(self) -> None:
         self.offset = 0.0
-        self._second = -1
-        self._prefix = ""
+        self.second = -1
+        self.prefix = ""
         self.resync()
 
     def resync(self) -> None:
@@ -41,11 +41,14 @@ class Timestamps:
     def __call__(self, start: float) -> str:
         wall = start + self.offset
         second = int(wall)
-        if second != self._second:
-            self._second = second
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        millis = int((wall - second) * 1000)
-        return "%s.%03dZ" % (self._prefix, min(millis, 999))
+        if second != self.second:
+            self.turn(second)
+        return "%s.%03dZ" % (self.prefix, min(int((wall - second) * 1000), 999))
+
+    def turn(self, second: int) -> None:
+        """The text of a new second."""
+        self.second = second
+        self.prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
 
 
 class RecordBuilder:
@@ -59,6 +62,8 @@ class RecordBuilder:
         self._contexts: dict[tuple[int, Optional[str]], tuple[dict[str, Any], dict[str, Any]]] = {}
         # JSON text of each merged context (and of tag lists): shared by many records, encoded once.
         self._fragments: dict[int, tuple[Any, str]] = {}
+        # (statement, id(context)) → (context, the record's JSON text up to its queryId): see ``lines``.
+        self._heads: dict[tuple[str, int], tuple[dict[str, Any], str]] = {}
 
     def _context(self, base: dict[str, Any], query_type: Optional[str]) -> dict[str, Any]:
         key = (id(base), query_type)
@@ -119,11 +124,55 @@ class RecordBuilder:
             encode_basestring(query_id if query_id else self.ids()),
             "FINISHED" if failure is None else "FAILED",
             self.timestamps(start),
-            repr(round(duration * 1000.0, 3) if duration > 0 else 0.0),
+            duration * 1000.0 if duration > 0 else 0.0,
             tail,
         )
 
 
-_LINE = '{"context":%s,"query":%s,"queryId":%s,"queryState":"%s","timestamp":"%s","duration_ms":%s%s}'
+    def lines(self, events: list[tuple], failed: Callable[[], None]) -> list[str]:
+        """``line(event)`` for each event (``failed()`` for one that cannot be built), faster for the common
+        event: a finished statement with no id, connection or tags of its own. Its text up to the ``queryId`` is
+        cached per (statement, context), since applications run the same statements over and over: what is left
+        per record is the id, the timestamp and the duration."""
+        heads = self._heads
+        line = self.line
+        prefix = self.ids.prefix
+        next_id = self.ids.next
+        clock = self.timestamps
+        offset = clock.offset
+        tail = ',"tags":' + self._fragment(self.tags) + "}" if self.tags else "}"
+        lines: list[str] = []
+        append = lines.append
+        for event in events:
+            try:
+                base, query, start, duration, failure, query_id, session, scoped_tags = event
+                if failure is not None or query_id or session is not None or scoped_tags or type(query) is not str:
+                    append(line(event))
+                    continue
+                found = heads.get((query, id(base)))
+                if found is None or found[0] is not base:
+                    found = self._head(base, query)
+                wall = start + offset  # ``Timestamps.__call__``, inline
+                second = int(wall)
+                if second != clock.second:
+                    clock.turn(second)
+                append('%s%s%x","queryState":"FINISHED","timestamp":"%s.%03dZ","duration_ms":%.3f%s' % (
+                    found[1], prefix, next_id(), clock.prefix, min(int((wall - second) * 1000), 999),
+                    duration * 1000.0 if duration > 0 else 0.0, tail))
+            except Exception:
+                failed()
+        return lines
+
+    def _head(self, base: dict[str, Any], query: str) -> tuple[dict[str, Any], str]:
+        head = '{"context":%s,"query":%s,"queryId":"' % (
+            self._fragment(self._context(base, classify_statement(query, None))),
+            encode_basestring(redact_literals(query) if self.redact else query))
+        if len(self._heads) > 4096:
+            self._heads.clear()
+        found = self._heads[(query, id(base))] = (base, head)
+        return found
+
+
+_LINE = '{"context":%s,"query":%s,"queryId":%s,"queryState":"%s","timestamp":"%s","duration_ms":%.3f%s}'
 # The exporter's encoder settings: compact separators, non-ASCII text kept as is.
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode

@@ -64,14 +64,15 @@ def test_exit_flush_delivers_what_is_queued() -> None:
 @pytest.mark.parametrize("stuck", [True, False], ids=["stuck-before-exit", "sending-at-exit"])
 def test_exit_is_bounded_when_the_endpoint_accepts_and_never_answers(stuck: bool) -> None:
     """Stuck: the worker's first request hangs long before exit (its own 15 s read timeout, not the deadline's).
-    Sending at exit: the first request is answered, the exit flush's request hangs (bounded by the time left)."""
+    Sending at exit: the first request (the first full batch, 500 records) is answered, the exit flush's request
+    hangs (bounded by the time left)."""
     with IngestServer() as server:
         server.outage(Reply(hang=60))
         if not stuck:
             server.fail_next(Reply())
         stats, took = run(server, 2000, 0.3, RYFT_SHUTDOWN_TIMEOUT="1.0", RYFT_FLUSH_INTERVAL="0.05" if stuck else "30")
     assert took < 1.0 + 0.6, "exit took %.2f s" % took
-    assert stats["sent"] == (0 if stuck else 1)
+    assert stats["sent"] == (0 if stuck else 500)
     assert stats["dropped_shutdown"] == 2000 - stats["sent"]
 
 
@@ -82,9 +83,9 @@ def test_exit_during_an_outage_spools_and_the_next_process_delivers(tmp_path: Pa
         stats, took = run(server, 1500, 0.3, RYFT_SHUTDOWN_TIMEOUT="1.0", RYFT_SPOOL_DIR=spool,
                           RYFT_FLUSH_INTERVAL="30")
         assert took < 1.0 + 0.6, "exit took %.2f s" % took
-        # Only a request already on the wire when exit began is given up (the endpoint may have taken it: sending
-        # it again could duplicate it); everything else waits on disk.
-        assert stats["spooled"] == 1499 and stats["dropped_shutdown"] == 1
+        # Only a request already on the wire when exit began (the first full batch) is given up (the endpoint may
+        # have taken it: sending it again could duplicate it); everything else waits on disk.
+        assert stats["dropped_shutdown"] == 500 and stats["spooled"] == 1000
         server.recover()
         later, _ = run(server, 5, 0.5, RYFT_SPOOL_DIR=spool)
         records = server.wait_for(stats["spooled"] + 5)
