@@ -152,13 +152,17 @@ class Exporter:
                 except Exception:
                     counters.add("internal_errors")
                     log.debug("ryft_instrument: cannot set up the HTTP transport", exc_info=True)
+        interval = self.config.flush_interval
+        due = time.monotonic() + interval
         while not (self._stopping and (not recorder.buffer or self._past_deadline())):
-            woken = self._wake.wait(self.config.flush_interval)
+            self._wake.wait(max(0.0, due - time.monotonic()))
             self._wake.clear()
             # Woken for a full batch, send full batches only: the rest waits for the next one or the interval,
             # rather than going out in requests of a few records each while the application keeps adding.
-            whole = not woken or self._flushing or self._stopping
+            whole = self._flushing or self._stopping or time.monotonic() >= due
             self._flushing = False
+            if whole:
+                due = time.monotonic() + interval
             try:
                 self.drain(whole)
                 self._replay()

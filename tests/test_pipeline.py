@@ -34,32 +34,57 @@ def _run(engine: Any, *statements: str) -> None:
                 pass
 
 
+# Statements run more than once below: the SQLAlchemy hook remembers a statement it has recorded and appends it
+# straight to the queue the next time, which must not skip sampling, minimum duration or truncation.
+
+
 def test_sample_rate_keeps_failures(ingest: IngestServer) -> None:
     ryft_instrument.configure(sample_rate=0.0)
-    _run(_engine(), "SELECT 1", "SELECT 2", "SELECT nope FROM nowhere")
+    _run(_engine(), "SELECT 1", "SELECT 2", "SELECT 1", "SELECT nope FROM nowhere")
     ryft_instrument.flush(5)
     assert [r["queryState"] for r in ingest.wait_for(1)] == ["FAILED"]
-    assert ryft_instrument.stats()["dropped_sampled"] == 2
+    assert ryft_instrument.stats()["dropped_sampled"] == 3
 
 
 def test_min_duration_keeps_failures(ingest: IngestServer) -> None:
     ryft_instrument.configure(min_duration_ms=10_000)
-    _run(_engine(), "SELECT 1", "SELECT nope FROM nowhere")
+    _run(_engine(), "SELECT 1", "SELECT 1", "SELECT nope FROM nowhere")
     ryft_instrument.flush(5)
     assert [r["queryState"] for r in ingest.wait_for(1)] == ["FAILED"]
-    assert ryft_instrument.stats()["dropped_min_duration"] == 1
+    assert ryft_instrument.stats()["dropped_min_duration"] == 2
 
 
 def test_long_statements_are_cut_with_a_marker(ingest: IngestServer) -> None:
     ryft_instrument.configure(max_query_length=200)
     long_sql = "SELECT " + ", ".join("%d AS c%d" % (i, i) for i in range(200))
-    _run(_engine(), long_sql)
+    short_sql = "SELECT " + ", ".join("%d AS c%d" % (i, i) for i in range(10))
+    _run(_engine(), long_sql, long_sql, short_sql, short_sql)
     ryft_instrument.flush(5)
-    (record,) = ingest.wait_for(1)
-    assert len(record["query"]) <= 200
-    assert record["query"].startswith("SELECT 0 AS c0")
-    assert "truncated" in record["query"] and str(len(long_sql)) in record["query"]
-    assert record["context"]["queryType"] == "SELECT"
+    records = ingest.wait_for(4)
+    assert [record["query"] for record in records[2:]] == [short_sql, short_sql]
+    for record in records[:2]:
+        assert len(record["query"]) <= 200
+        assert record["query"].startswith("SELECT 0 AS c0")
+        assert "truncated" in record["query"] and str(len(long_sql)) in record["query"]
+        assert record["context"]["queryType"] == "SELECT"
+
+
+def test_statements_longer_than_the_hot_path_takes_arrive_whole(ingest: IngestServer) -> None:
+    long_sql = "SELECT " + ", ".join("%d AS c%d" % (i, i) for i in range(300))
+    assert len(long_sql) > recorder.SHORT
+    _run(_engine(), long_sql, long_sql, long_sql)
+    ryft_instrument.flush(5)
+    assert [record["query"] for record in ingest.wait_for(3)] == [long_sql] * 3
+
+
+def test_full_batches_go_at_once_and_the_rest_after_the_interval(ingest: IngestServer) -> None:
+    ryft_instrument.configure(batch_size=50, flush_interval=2.0)
+    _run(_engine(), *["SELECT %d" % (i % 7) for i in range(120)])
+    ended = time.monotonic()
+    assert len(ingest.wait_for(120, timeout=10)) == 120  # no flush(): the tail goes at the interval
+    delivered = [request for request in ingest.requests if request.status == 200]
+    assert [request.records for request in delivered] == [50, 50, 20]
+    assert delivered[1].at - ended < 1.0 <= delivered[2].at - ended
 
 
 def test_redacted_literals_never_leave_the_process(ingest: IngestServer) -> None:

@@ -203,6 +203,21 @@ def test_disposed_engines_are_collected(ingest: IngestServer, how: str) -> None:
     assert [ref() for ref in refs] == [None, None]
 
 
+def test_tags_reach_remembered_statements_once_a_block_sets_them(ingest: IngestServer) -> None:
+    from ryft_instrument import tagging
+
+    tagging.scoped = False  # as in a process where no tags() block has run yet
+    engine = ryft_instrument.instrument(sa.create_engine("sqlite://"))
+    with engine.connect() as conn:
+        for _ in range(2):
+            conn.exec_driver_sql("SELECT 1")
+        with ryft_instrument.tags("block:x"):
+            conn.exec_driver_sql("SELECT 1")
+        conn.exec_driver_sql("SELECT 1")
+    ryft_instrument.flush(5)
+    assert ["block:x" in record.get("tags", []) for record in ingest.wait_for(4)] == [False, False, True, False]
+
+
 def test_tags_are_scoped_per_thread_and_task(ingest: IngestServer) -> None:
     ryft_instrument.configure(tags=["env:test"], service="svc")
     engine = ryft_instrument.instrument(sa.create_engine("sqlite://"))
@@ -236,7 +251,15 @@ def test_sqlalchemy_over_an_instrumented_driver_records_once(ingest: IngestServe
     try:
         sync = ryft_instrument.instrument(sa.create_engine("sqlite://"))
         with sync.connect() as conn:
-            conn.exec_driver_sql("SELECT 'sync'")
+            for _ in range(3):  # the second and third on the hot path, through sqlite3's own execute
+                conn.exec_driver_sql("SELECT 'sync'")
+            conn.exec_driver_sql("CREATE TABLE t (x)")
+            conn.exec_driver_sql("INSERT INTO t VALUES (?)", [(1,), (2,)])
+            conn.exec_driver_sql("INSERT INTO t VALUES (?)", [(3,), (4,)])
+            with pytest.raises(sa.exc.OperationalError):
+                conn.exec_driver_sql("SELECT nope FROM t")
+            # the connection SQLAlchemy holds is ours, and it still records what runs on it directly
+            conn.connection.dbapi_connection.cursor().execute("SELECT 'direct on the pooled connection'")
 
         async def main() -> None:
             engine = ryft_instrument.instrument(create_async_engine("sqlite+aiosqlite://"))
@@ -251,11 +274,14 @@ def test_sqlalchemy_over_an_instrumented_driver_records_once(ingest: IngestServe
     finally:
         ryft_instrument.uninstrument_dbapi(sqlite3)
     ryft_instrument.flush(5)
-    records = ingest.wait_for(3)
-    selects = sorted(r["query"] for r in records if r["query"].startswith("SELECT"))
-    assert selects == ["SELECT 'async'", "SELECT 'raw driver'", "SELECT 'sync'"]
+    records = [r for r in ingest.wait_for(10) if not r["query"].startswith("PRAGMA")]  # SQLAlchemy's own
+    assert sorted(r["query"] for r in records) == sorted(
+        ["SELECT 'sync'"] * 3 + ["CREATE TABLE t (x)"] + ["INSERT INTO t VALUES (?)"] * 2
+        + ["SELECT nope FROM t", "SELECT 'direct on the pooled connection'", "SELECT 'async'", "SELECT 'raw driver'"])
     by_query = {r["query"]: r["context"]["userAgent"] for r in records}
     assert "sqlalchemy/" in by_query["SELECT 'sync'"] and "sqlalchemy/" in by_query["SELECT 'async'"]
+    assert "sqlalchemy/" not in by_query["SELECT 'direct on the pooled connection'"]
+    assert [r["queryState"] for r in records if r["query"] == "SELECT nope FROM t"] == ["FAILED"]
 
 
 def test_async_psycopg_over_an_instrumented_driver_records_once(ingest: IngestServer, postgres_url: str) -> None:
