@@ -52,7 +52,7 @@ def _otel(statement: Any) -> tuple[Timed, Callable[[], None], Callable[[], None]
 
 
 def run(quick: bool) -> dict[str, Any]:
-    n, rounds = (300, 3) if quick else (1000, 41)
+    n, rounds = (300, 3) if quick else (1000, 81)
     statement = sa.text("SELECT 1")
     with endpoint() as server, delivering_to(server, **IDLE_EXPORTER):
         plain_engine, control_engine = sa.create_engine("sqlite://"), sa.create_engine("sqlite://")

@@ -217,19 +217,14 @@ def _recording(original: Any, state: _State, dialect_ref: Any, method: str = "")
 
     The hot path (a cursor of the route's ``kind``, a statement in ``texts``, room in the queue) appends the event
     itself: ``recorder.record``'s short path, inlined, as the call alone measured ~0.5 µs of the 1.5 µs budget
-    (SPEC §8). Everything else goes through ``_prepare`` and ``_recorded``."""
+    (SPEC §8). Any other cursor goes through ``_timed``, any other statement through ``_recorded``."""
     texts = state.texts
     route = _Route(method)
 
     def recorded(cursor: Any, statement: Any, parameters: Any, context: Any = None) -> Any:
-        ctx: Any
-        plain = type(cursor) is route.kind
-        if plain:
-            ctx = state.context  # final once a route is learnt
-            call = route.call
-        else:
-            ctx, cursor = _prepare(state, route, dialect_ref, cursor)
-            call = None
+        if type(cursor) is not route.kind:
+            return _timed(state, route, dialect_ref, original, cursor, statement, parameters, context)
+        call = route.call
         start = perf_counter()
         try:
             if call is None:
@@ -238,17 +233,17 @@ def _recording(original: Any, state: _State, dialect_ref: Any, method: str = "")
                 call(cursor, statement, parameters)
                 result = None
         except BaseException as exc:
-            _recorded(state, ctx, cursor, statement, start, perf_counter(), exc)
+            _recorded(state, state.context, cursor, statement, start, perf_counter(), exc)
             raise
         end = perf_counter()
         try:
-            if plain and statement in texts and len(_queue) < recorder.room:
-                _queue.append((ctx, statement, start, end - start, None, None, None,
+            if statement in texts and len(_queue) < recorder.room:
+                _queue.append((state.context, statement, start, end - start, None, None, None,
                                recorder.get_tags() if tagging.scoped else ()))
                 return result
         except TypeError:
             pass  # an unhashable statement from an unusual dialect: the long way
-        _recorded(state, ctx, cursor, statement, start, end, None)
+        _recorded(state, state.context, cursor, statement, start, end, None)
         return result
 
     recorded.__name__ = recorded.__qualname__ = getattr(original, "__name__", "do_execute")
@@ -267,6 +262,21 @@ def _without_parameters(original: Any, state: _State, dialect_ref: Any) -> Any:
     recorded.__name__ = recorded.__qualname__ = "do_execute_no_params"
     recorded._ryft_original = original  # type: ignore[attr-defined]
     return recorded
+
+
+def _timed(state: _State, route: _Route, dialect_ref: Any, original: Any, cursor: Any, statement: Any,
+           parameters: Any, context: Any) -> Any:
+    """A statement off the hot path (a cursor type the route does not know yet, or one it never takes): context
+    and cursor from ``_prepare``, then the dialect's own method, timed and recorded."""
+    ctx, cursor = _prepare(state, route, dialect_ref, cursor)
+    start = perf_counter()
+    try:
+        result = original(cursor, statement, parameters, context)
+    except BaseException as exc:
+        _recorded(state, ctx, cursor, statement, start, perf_counter(), exc)
+        raise
+    _recorded(state, ctx, cursor, statement, start, perf_counter(), None)
+    return result
 
 
 def _prepare(state: _State, route: _Route, dialect_ref: Any, cursor: Any) -> tuple[dict[str, Any], Any]:
@@ -289,7 +299,7 @@ def _prepare(state: _State, route: _Route, dialect_ref: Any, cursor: Any) -> tup
     return ctx, cursor if unwrap is None else unwrap(cursor)
 
 
-def _recorded(state: _State, ctx: dict[str, Any], cursor: Any, statement: Any, start: float, end: float,
+def _recorded(state: _State, ctx: Optional[dict[str, Any]], cursor: Any, statement: Any, start: float, end: float,
               exc: Optional[BaseException]) -> None:
     """Everything the hot path leaves to ``recorder.record``: failures, the engine's query id, the connection of a
     statement that may be about prepared statements, long statements, sampling, observers, a full queue. A
@@ -308,7 +318,7 @@ def _recorded(state: _State, ctx: dict[str, Any], cursor: Any, statement: Any, s
     except Exception:
         next(_errors)
         log.debug("ryft_instrument: cannot inspect a SQLAlchemy statement", exc_info=True)
-    _record(ctx, statement, start, end - start, exc, query_id, session)
+    _record(ctx if ctx is not None else {}, statement, start, end - start, exc, query_id, session)
 
 
 def _wrap(dialect: Any, url: Any) -> None:
