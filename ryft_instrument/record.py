@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional
 
 from .classify import classify_statement
 from .fingerprinting import redact_literals
+from .recorder import expand
 from .sqllex import sql_text
 
 
@@ -79,7 +80,7 @@ class RecordBuilder:
         return merged
 
     def build(self, event: tuple) -> dict[str, Any]:
-        base, query, start, duration, failure, query_id, session, scoped_tags = event
+        base, query, start, duration, failure, query_id, session, scoped_tags = expand(event)
         query = sql_text(query)
         record: dict[str, Any] = {
             "context": self._context(base, classify_statement(query, session)),
@@ -110,7 +111,7 @@ class RecordBuilder:
     def line(self, event: tuple) -> str:
         """``build(event)`` as JSON text, the same text ``json`` gives for it, without building the dict: the
         shared context and tags are encoded once, so the exporter's per-record cost is mostly the query text."""
-        base, query, start, duration, failure, query_id, session, scoped_tags = event
+        base, query, start, duration, failure, query_id, session, scoped_tags = expand(event)
         query = sql_text(query)
         if scoped_tags:
             tail = ',"tags":' + _dumps(list(self.tags + scoped_tags))
@@ -145,8 +146,15 @@ class RecordBuilder:
         append = lines.append
         for event in events:
             try:
-                base, query, start, duration, failure, query_id, session, scoped_tags = event
-                if failure is not None or query_id or session is not None or scoped_tags or type(query) is not str:
+                if len(event) == 4:  # the short form: a finished statement, nothing of its own
+                    base, query, start, end = event
+                    duration = end - start
+                else:
+                    base, query, start, duration, failure, query_id, session, scoped_tags = event
+                    if failure is not None or query_id or session is not None or scoped_tags:
+                        append(line(event))
+                        continue
+                if type(query) is not str:
                     append(line(event))
                     continue
                 found = heads.get((query, id(base)))

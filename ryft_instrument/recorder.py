@@ -8,7 +8,9 @@ An event is a plain tuple, in this order (see ``EVENT_FIELDS``):
 ``(context, query, start, duration, failure, query_id, session, tags)`` where ``start`` is a
 ``time.perf_counter()`` reading (the exporter turns it into wall-clock time), ``duration`` is in seconds,
 ``failure`` is a ready ``failureInfo`` or None, ``query_id`` is the engine's own id or None, ``session`` is a
-connection key for prepared statements or None, and ``tags`` are the block-scoped tags.
+connection key for prepared statements or None, and ``tags`` are the block-scoped tags. The SQLAlchemy hook's hot
+path queues a finished statement with none of those as the short form ``(context, query, start, end)``: a smaller
+tuple and no subtraction on the application thread (``expand`` gives the full form).
 """
 
 from __future__ import annotations
@@ -155,6 +157,14 @@ def record(
 
 
 _warned = False
+
+
+def expand(event: Event) -> Event:
+    """The full form of an event, short or not."""
+    if len(event) == 4:
+        context, query, start, end = event
+        return (context, query, start, end - start, None, None, None, ())
+    return event
 
 
 def _admit(size: int) -> bool:

@@ -64,6 +64,8 @@ def test_record_lines_are_the_json_of_the_record() -> None:
         ({}, "   ", 12.0, -1.0, None, None, None, ("a", "b")),
         (context, "UPDATE t SET x = 42 WHERE name = 'secret'", 13.999, 2e-7, None, None, None, ()),
         (context, "SELECT 'caf\u00e9'", 14.25, 0.0123456789, None, None, None, ()),
+        (context, "SELECT 1", 15.0, 15.000042),  # the short form of the SQLAlchemy hook's hot path
+        (context, b"SELECT 2", 15.5, 15.4),
     ]
     failures: list[int] = []
     for tags in ((), ("service:demo",)):

@@ -238,8 +238,11 @@ def _recording(original: Any, state: _State, dialect_ref: Any, method: str = "")
         end = perf_counter()
         try:
             if statement in texts and len(_queue) < recorder.room:
-                _queue.append((state.context, statement, start, end - start, None, None, None,
-                               recorder.get_tags() if tagging.scoped else ()))
+                if tagging.scoped:
+                    _queue.append((state.context, statement, start, end - start, None, None, None,
+                                   recorder.get_tags()))
+                else:
+                    _queue.append((state.context, statement, start, end))  # the short form
                 return result
         except TypeError:
             pass  # an unhashable statement from an unusual dialect: the long way
