@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # The fast benchmarks; start-up and outage spawn interpreters or run for long, and have their own module tests.
@@ -80,3 +82,16 @@ def test_record_lines_are_the_json_of_the_record() -> None:
                 assert line == from_batch
                 assert json.loads(line) == built.build(event)
                 assert validate_record(json.loads(line)) == []
+
+
+def test_a_repeated_benchmark_reports_the_median_of_its_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import __main__ as harness
+
+    runs = iter([{"status": "ok", "seconds": 1.0, "targets": {"a": a, "b": b}, "run": i}
+                 for i, (a, b) in enumerate([(3.0, 1.0), (1.0, 5.0), (2.0, 3.0)])])
+    monkeypatch.setattr(harness, "run_one", lambda name, quick, timeout: next(runs))
+    monkeypatch.setitem(harness.REPEATS, "fake", 3)
+    merged = harness.run_repeated("fake", False, 1.0)
+    assert merged["targets"] == {"a": 2.0, "b": 3.0}
+    assert merged["run"] == 2  # the details are those of the run whose first target is the median
+    assert [run["a"] for run in merged["repeats"]] == [3.0, 1.0, 2.0] and merged["seconds"] == 3.0
