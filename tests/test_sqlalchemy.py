@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sqlite3
 import threading
+import warnings
 import weakref
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from conftest import with_driver
+from sqlalchemy.engine.default import CACHE_HIT
 
 import ryft_instrument
 from ryft_instrument.testing import IngestServer
@@ -160,6 +163,74 @@ def test_uninstrument_stops_records(ingest: IngestServer) -> None:
     ryft_instrument.flush(5)
     assert ingest.queries() == ["SELECT 'recorded'"]
     assert not hasattr(sa.engine.Engine.__init__, "_ryft_original")
+
+
+def test_the_dialect_keeps_its_class_name_statement_cache_and_patches(ingest: IngestServer) -> None:
+    """The recording methods come on a subclass of the dialect's class made for that one dialect object: SQLAlchemy
+    still caches compiled statements (it reads ``supports_statement_cache`` from the class's own __dict__), a method
+    another library put on the object itself still runs, and ``uninstrument`` puts back both class and method."""
+    engine = sa.create_engine("sqlite://")
+    dialect = engine.dialect
+    kind = type(dialect)
+    theirs = dialect.do_execute
+    seen: list[str] = []
+
+    def patched(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        seen.append(statement)
+        theirs(cursor, statement, parameters, context)
+
+    dialect.do_execute = patched  # type: ignore[method-assign]
+    ryft_instrument.instrument(engine)
+    assert isinstance(dialect, kind) and type(dialect).__qualname__ == kind.__qualname__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with engine.connect() as conn:
+            hits = [conn.execute(sa.text("SELECT 1")).context.cache_hit for _ in range(3)]
+    assert hits[1:] == [CACHE_HIT, CACHE_HIT]
+    ryft_instrument.uninstrument(engine)
+    assert type(dialect) is kind and dialect.do_execute is patched
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT 2"))
+    assert ryft_instrument.flush(5)
+    assert ingest.queries() == ["SELECT 1"] * 3
+    assert seen == ["SELECT 1"] * 3 + ["SELECT 2"]
+
+
+class _CountingCursor(sqlite3.Cursor):
+    """A driver cursor subclass with an ``execute`` of its own, which recording must never bypass."""
+
+    statements: list[str] = []
+
+    def execute(self, *args: Any) -> Any:
+        _CountingCursor.statements.append(args[0])
+        return super().execute(*args)
+
+
+class _MixedConnection(sqlite3.Connection):
+    """Hands out cursors of two types in turn: an engine whose cursors change type."""
+
+    turn = 0
+
+    def cursor(self, factory: Any = None) -> Any:  # type: ignore[override]
+        _MixedConnection.turn += 1
+        return super().cursor(_CountingCursor if _MixedConnection.turn % 2 else sqlite3.Cursor)
+
+
+@pytest.mark.parametrize("options", [{}, {"no_parameters": True}], ids=["execute", "no_parameters"])
+def test_cursors_of_two_types_on_one_engine(ingest: IngestServer, options: dict[str, Any]) -> None:
+    """Each statement is recorded once and runs through its own cursor's ``execute``, whichever cursor type the
+    engine met first (the first one takes the hot path, the other the long way)."""
+    _CountingCursor.statements = []
+    engine = ryft_instrument.instrument(sa.create_engine(
+        "sqlite://", creator=lambda: sqlite3.connect(":memory:", factory=_MixedConnection)))
+    with engine.connect() as conn:
+        conn = conn.execution_options(**options)
+        for _ in range(6):
+            assert conn.exec_driver_sql("SELECT 42").scalar() == 42
+    assert ryft_instrument.flush(5)
+    assert ingest.queries() == ["SELECT 42"] * 6
+    assert _CountingCursor.statements.count("SELECT 42") == 3
+    assert not ingest.invalid
 
 
 @pytest.mark.parametrize("how", ["engine", "every engine"])
