@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import with_driver
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine.default import CACHE_HIT
 
 import ryft_instrument
@@ -194,6 +195,35 @@ def test_the_dialect_keeps_its_class_name_statement_cache_and_patches(ingest: In
     assert ryft_instrument.flush(5)
     assert ingest.queries() == ["SELECT 1"] * 3
     assert seen == ["SELECT 1"] * 3 + ["SELECT 2"]
+
+
+class _StaticDialect(SQLiteDialect_pysqlite):
+    supports_statement_cache = True
+
+    @staticmethod
+    def do_execute(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        cursor.execute(statement, parameters)
+
+
+class _ClassDialect(SQLiteDialect_pysqlite):
+    supports_statement_cache = True
+
+    @classmethod
+    def do_execute(cls, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        cursor.execute(statement, parameters)
+
+
+@pytest.mark.parametrize("kind", [_StaticDialect, _ClassDialect], ids=["staticmethod", "classmethod"])
+def test_a_dialect_whose_do_execute_is_not_a_plain_method(ingest: IngestServer, kind: type) -> None:
+    engine = sa.create_engine("sqlite://")
+    engine.dialect.__class__ = kind
+    ryft_instrument.instrument(engine)
+    with engine.connect() as conn:
+        assert [conn.exec_driver_sql("SELECT 7").scalar() for _ in range(3)] == [7, 7, 7]
+    ryft_instrument.uninstrument(engine)
+    assert type(engine.dialect) is kind
+    assert ryft_instrument.flush(5)
+    assert ingest.queries() == ["SELECT 7"] * 3
 
 
 class _CountingCursor(sqlite3.Cursor):

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import functools
 import gc
+import inspect
 import os
 import sys
 import threading
+import types
 import weakref
 from time import perf_counter
 from typing import Any, Optional
@@ -339,8 +341,18 @@ def _recorded(state: _State, ctx: Optional[dict[str, Any]], cursor: Any, stateme
     _record(ctx if ctx is not None else {}, statement, start, end - start, exc, query_id, session)
 
 
-def _calling_own(own: Any) -> Any:
-    """A method that another patcher put on the dialect object itself, called the way ``_recording`` calls one."""
+def _method(base: type, name: str, own: Any) -> Any:
+    """The dialect's method ``name`` as a function of ``(dialect, *args)``, the way ``_recording`` calls it: a
+    function of its class as it is; a staticmethod, a classmethod or another descriptor bound as attribute access
+    would bind it; ``own``, a method another patcher put on the dialect object itself, as it is called there."""
+    if own is None:
+        found = inspect.getattr_static(base, name)
+        if isinstance(found, types.FunctionType):
+            return found
+        get = getattr(type(found), "__get__", None)
+        if get is not None:
+            return lambda dialect, *args: get(found, dialect, base)(*args)
+        own = found
     return lambda _dialect, *args: own(*args)
 
 
@@ -364,8 +376,8 @@ def _wrap(dialect: Any, url: Any) -> None:
             own = dialect.__dict__.pop(name, None)
             if own is not None:
                 state.own[name] = own
-            original = getattr(base, name) if own is None else _calling_own(own)
-            method = name[3:] if own is None and original is getattr(DefaultDialect, name) else ""
+            original = _method(base, name, own)
+            method = name[3:] if original is getattr(DefaultDialect, name) else ""
             wrapper = _without_parameters if name == "do_execute_no_params" else _recording
             namespace[name] = wrapper(original, state, method)
         dialect.__dict__[_STATE] = state
