@@ -268,7 +268,6 @@ def _recording(original: Any, state: _State, method: str = "") -> Any:
         _recorded(state, state.context, cursor, statement, start, end, None)
         return None
 
-    recorded.__name__ = recorded.__qualname__ = getattr(original, "__name__", "do_execute")
     return recorded
 
 
@@ -280,7 +279,6 @@ def _without_parameters(original: Any, state: _State, method: str = "") -> Any:
     def recorded(dialect: Any, cursor: Any, statement: Any, context: Any = None) -> Any:
         return inner(dialect, cursor, statement, None, context)
 
-    recorded.__name__ = recorded.__qualname__ = "do_execute_no_params"
     return recorded
 
 
@@ -360,8 +358,8 @@ def _wrap(dialect: Any, url: Any) -> None:
     """Give ``dialect`` the recording methods (idempotent; the lock keeps two threads that meet a new engine at once
     from wrapping it twice). They go on a subclass of its class made for it, assigned to ``dialect.__class__``:
     SQLAlchemy's ``self.dialect.do_execute(...)`` then stays a specialised method call, where a function in the
-    object's own __dict__ sent every call through the interpreter's generic attribute lookup (measured under
-    callgrind: ~1,000 instructions a statement with a type-cache miss, ~0.3 µs)."""
+    object's own __dict__ sent every call through the interpreter's generic attribute lookup (under callgrind,
+    ~960 instructions a statement fewer, averaged over eight memory layouts)."""
     with _wrapping:
         if _STATE in dialect.__dict__:
             return
@@ -380,6 +378,7 @@ def _wrap(dialect: Any, url: Any) -> None:
             method = name[3:] if original is getattr(DefaultDialect, name) else ""
             wrapper = _without_parameters if name == "do_execute_no_params" else _recording
             namespace[name] = wrapper(original, state, method)
+            namespace[name].__name__ = namespace[name].__qualname__ = name
         dialect.__dict__[_STATE] = state
         dialect.__class__ = type(base.__name__, (base,), namespace)
         _wrapped.add(dialect)
