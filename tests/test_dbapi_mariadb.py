@@ -66,10 +66,13 @@ def test_pymysql_sqlalchemy_on_an_instrumented_driver_records_once(ingest: Inges
     try:
         engine = ryft_instrument.instrument(sa.create_engine("mysql+pymysql://root@127.0.0.1:3306/test"))
         with engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT :x + 1"), {"x": 41}).scalar() == 42
+            for _ in range(3):  # the second and third on the hot path, through the driver's cursor in our proxy
+                assert conn.execute(sa.text("SELECT :x + 1"), {"x": 41}).scalar() == 42
         engine.dispose()
     finally:
         ryft_instrument.uninstrument_dbapi(pymysql)
     assert ryft_instrument.flush(5)
     queries = ingest.queries()
-    assert queries.count("SELECT %(x)s + 1") == 1 and len(queries) == len(set(queries))
+    assert queries.count("SELECT %(x)s + 1") == 3
+    others = [q for q in queries if q != "SELECT %(x)s + 1"]
+    assert len(others) == len(set(others))  # SQLAlchemy's own first statements, once each

@@ -110,14 +110,21 @@ def test_psycopg_sqlalchemy_on_an_instrumented_driver_records_once(ingest: Inges
     try:
         engine = ryft_instrument.instrument(sa.create_engine(with_driver(postgres_url, "psycopg")))
         with engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT :x + 1"), {"x": 41}).scalar() == 42
+            for _ in range(3):  # the second and third on the hot path, through the driver's cursor in our proxy
+                assert conn.execute(sa.text("SELECT :x + 1"), {"x": 41}).scalar() == 42
+            with pytest.raises(sa.exc.DataError):
+                conn.execute(sa.text("SELECT 1 / :zero"), {"zero": 0})
         engine.dispose()
     finally:
         ryft_instrument.uninstrument_dbapi(psycopg)
     assert ryft_instrument.flush(5)
     queries = ingest.queries()
-    assert queries.count("SELECT %(x)s::INTEGER + 1") + queries.count("SELECT %(x)s + 1") == 1
-    assert len(queries) == len(set(queries))
+    repeated = [q for q in queries if q in ("SELECT %(x)s::INTEGER + 1", "SELECT %(x)s + 1")]
+    assert len(repeated) == 3 and len(set(repeated)) == 1
+    failed = [r["query"] for r in ingest.records if r["queryState"] == "FAILED"]
+    assert len(failed) == 1 and failed[0].startswith("SELECT 1 / ")
+    others = [q for q in queries if q not in repeated]
+    assert len(others) == len(set(others))  # SQLAlchemy's own first statements, once each
 
 
 # -- psycopg2 --------------------------------------------------------------------------------------------------------

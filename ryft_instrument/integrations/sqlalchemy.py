@@ -198,14 +198,19 @@ def _execute_no_params(cursor: Any, statement: Any, _parameters: Any) -> None:
 _DEFAULTS = {"execute": _execute, "executemany": _executemany, "execute_no_params": _execute_no_params}
 
 
+def _unwrapping(default: Any, unwrap: Any) -> Any:
+    """``default`` run on the driver's cursor inside one of our DB-API integration's (not recorded twice)."""
+    return lambda cursor, statement, parameters: default(unwrap(cursor), statement, parameters)
+
+
 class _Route:
     """How one wrapper runs a statement on a cursor of type ``kind`` (the first type it met that can take the hot
     path; set once, so a reader that saw ``kind`` sees its ``call``): ``call(cursor, statement, parameters)`` does
     what SQLAlchemy's default method ``method`` ("execute", "executemany", "execute_no_params") would. Where it
     can, that is the driver class's own method: a Python frame fewer, and on a cursor of our DB-API integration
-    (``instrument_dbapi`` under SQLAlchemy: zero-code, pytest --ryft) the driver's method, not our recording one.
-    A dialect with a method of its own (``method`` empty: Trino's ``do_execute``, some ``do_executemany``) never
-    takes the hot path."""
+    (``instrument_dbapi`` under SQLAlchemy: zero-code, pytest --ryft) the driver's method, not our recording one;
+    on a proxy of that integration, the default on the driver's cursor inside. A dialect with a method of its own
+    (``method`` empty: Trino's ``do_execute``, some ``do_executemany``) never takes the hot path."""
 
     __slots__ = ("call", "kind", "method")
 
@@ -215,15 +220,18 @@ class _Route:
         self.call: Any = None
 
     def learn(self, kind: type, unwrap: Any) -> None:
-        """``kind`` takes the hot path from now on, if it can without ``unwrap`` per statement."""
+        """``kind`` takes the hot path from now on, if no type did before and the dialect's method is the default
+        (``unwrap``: how ``UNWRAP`` reaches the driver's cursor inside a ``kind``, or None)."""
         method = self.method
         if not method or self.kind is not None:
             return
         if unwrap is not None:
-            # A recording subclass (``dbapi.recording_subclass``): its driver class's own method.
-            if not getattr(kind, "_ryft_kind", None) or method == "execute_no_params":
-                return
-            call = getattr(kind.__bases__[0], method, None)
+            # A cursor of our DB-API integration: a recording subclass's driver class's own method, or the default
+            # on the driver's cursor that ``unwrap`` finds (a wrapt proxy's).
+            if getattr(kind, "_ryft_kind", None) and method != "execute_no_params":
+                call = getattr(kind.__bases__[0], method, None)
+            else:
+                call = _unwrapping(_DEFAULTS[method], unwrap)
         elif kind.__dictoffset__ or method == "execute_no_params":
             call = _DEFAULTS[method]  # instances with a __dict__ may carry a method of their own
         else:
@@ -312,9 +320,10 @@ def _prepare(state: _State, route: _Route, dialect: Any, cursor: Any) -> tuple[d
             ctx = {}
     kind = type(cursor)
     unwrap = UNWRAP.get(kind)
-    if state.context is not None and kind not in QUERY_IDS:
+    driver = cursor if unwrap is None else unwrap(cursor)
+    if state.context is not None and kind not in QUERY_IDS and type(driver) not in QUERY_IDS:
         route.learn(kind, unwrap)
-    return ctx, cursor if unwrap is None else unwrap(cursor)
+    return ctx, driver
 
 
 def _recorded(state: _State, ctx: Optional[dict[str, Any]], cursor: Any, statement: Any, start: float, end: float,
