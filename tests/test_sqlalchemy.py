@@ -354,6 +354,7 @@ def test_sqlalchemy_over_an_instrumented_driver_records_once(ingest: IngestServe
         with sync.connect() as conn:
             for _ in range(3):  # the second and third on the hot path, through sqlite3's own execute
                 conn.exec_driver_sql("SELECT 'sync'")
+                conn.execution_options(no_parameters=True).exec_driver_sql("SELECT 'no parameters'")
             conn.exec_driver_sql("CREATE TABLE t (x)")
             conn.exec_driver_sql("INSERT INTO t VALUES (?)", [(1,), (2,)])
             conn.exec_driver_sql("INSERT INTO t VALUES (?)", [(3,), (4,)])
@@ -375,9 +376,10 @@ def test_sqlalchemy_over_an_instrumented_driver_records_once(ingest: IngestServe
     finally:
         ryft_instrument.uninstrument_dbapi(sqlite3)
     ryft_instrument.flush(5)
-    records = [r for r in ingest.wait_for(10) if not r["query"].startswith("PRAGMA")]  # SQLAlchemy's own
+    records = [r for r in ingest.wait_for(13) if not r["query"].startswith("PRAGMA")]  # SQLAlchemy's own
     assert sorted(r["query"] for r in records) == sorted(
-        ["SELECT 'sync'"] * 3 + ["CREATE TABLE t (x)"] + ["INSERT INTO t VALUES (?)"] * 2
+        ["SELECT 'sync'"] * 3 + ["SELECT 'no parameters'"] * 3 + ["CREATE TABLE t (x)"]
+        + ["INSERT INTO t VALUES (?)"] * 2
         + ["SELECT nope FROM t", "SELECT 'direct on the pooled connection'", "SELECT 'async'", "SELECT 'raw driver'"])
     by_query = {r["query"]: r["context"]["userAgent"] for r in records}
     assert "sqlalchemy/" in by_query["SELECT 'sync'"] and "sqlalchemy/" in by_query["SELECT 'async'"]
