@@ -451,8 +451,8 @@ def _engine_types() -> set[type]:
 def _existing_engines() -> list[Any]:
     """Every ``Engine`` alive now, from the garbage collector's list of objects (``type()``, not ``isinstance``:
     the latter would run a lazy object's ``__class__`` property)."""
-    types = _engine_types()
-    return [obj for obj in gc.get_objects() if type(obj) in types]
+    kinds = _engine_types()
+    return [obj for obj in gc.get_objects() if type(obj) in kinds]
 
 
 def sync_engine(engine: Any) -> Engine:
