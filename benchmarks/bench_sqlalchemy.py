@@ -63,7 +63,8 @@ def _otel(statement: Any) -> tuple[Timed, Callable[[], None], Callable[[], None]
 def run(quick: bool) -> dict[str, Any]:
     # Short rounds (~10 ms a variant), many of them: a round and the baseline's round it is paired with are close in
     # time, so a slow spell of the shared machine lands on both. (In one noisy hour, 1,200-statement rounds with the
-    # same total gave per-interpreter results from 0.7 to 3.3 µs; these, from 1.6 to 2.4 µs.)
+    # same total gave per-interpreter results from 0.7 to 3.3 µs; these, from 1.6 to 2.4 µs.) The price: each round
+    # starts with caches cold (``compare`` collects garbage before it), which put plain's median ~2.6 µs higher.
     n, rounds = (300, 3) if quick else (300, 161)
     statement = sa.text("SELECT 1")
     with endpoint() as server, delivering_to(server, **IDLE_EXPORTER):
