@@ -161,6 +161,18 @@ def print_report(report: dict[str, Any]) -> None:
                 print("  %s: %s" % (key, json.dumps(value, ensure_ascii=False)))
 
 
+def cpu_model() -> str:
+    """The processor's name: per-statement figures move with it more than with anything else."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small runs: checks the harness, not the numbers")
@@ -179,12 +191,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     for name in names:
         print("running %s ..." % name, file=sys.stderr, flush=True)
         results[name] = run_repeated(name, args.quick, timeout)
-    report = {
+    report: dict[str, Any] = {
         "meta": {
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "quick": args.quick,
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "cpu": cpu_model(),
             "cpus": os.cpu_count(),
         },
         "targets": [],

@@ -182,7 +182,7 @@ def _pending(directory: str) -> bool:
 
 def run(quick: bool) -> dict[str, Any]:
     outage_s, healthy_s = (5.0, 3.0) if quick else (60.0, 10.0)
-    results = {
+    results: dict[str, Any] = {
         "rate_per_s": RATE,
         "outage_s": outage_s,
         "no_spool": variant(False, outage_s, healthy_s),

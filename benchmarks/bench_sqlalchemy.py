@@ -84,7 +84,7 @@ def run(quick: bool) -> dict[str, Any]:
         conns = {name: [engine.connect() for engine in group] for name, group in groups.items()}
         # "control" is a second set of plain engines: its added_us is the noise floor of this run.
         variants = {name: _loop(group, statement) for name, group in conns.items()}
-        flushes: list[Callable[[], None]] = [lambda: ryft_instrument.flush(30)]
+        flushes: list[Callable[[], object]] = [lambda: ryft_instrument.flush(30)]
         undo = None
         with_otel = installed("opentelemetry.sdk", "opentelemetry.instrumentation.sqlalchemy")
         if with_otel:

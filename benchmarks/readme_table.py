@@ -29,8 +29,9 @@ def table(report: dict[str, Any]) -> str:
             row["what"], row["target"], _value(row["measured"], row["unit"]), met,
             "—" if otel is None else _value(otel, row["unit"])))
     lines.append("")
-    lines.append("Measured %s with Python %s on %s (%s CPUs)%s: `python -m benchmarks --json bench.json`." % (
-        meta.get("date", "?"), meta.get("python", "?"), meta.get("platform", "?"), meta.get("cpus", "?"),
+    lines.append("Measured %s with Python %s on %s (%s, %s CPUs)%s: `python -m benchmarks --json bench.json`." % (
+        meta.get("date", "?"), meta.get("python", "?"), meta.get("platform", "?"), meta.get("cpu", "CPU not recorded"),
+        meta.get("cpus", "?"),
         ", quick mode" if meta.get("quick") else ""))
     return "\n".join(lines)
 

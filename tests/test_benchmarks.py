@@ -47,6 +47,8 @@ def test_quick_harness_writes_json_and_readme_table(tmp_path: Path) -> None:
                            capture_output=True, text=True, check=True).stdout
     assert table.startswith("| what | target | measured |")
     assert "added time per statement, SQLAlchemy" in table and "≤ 1.5 µs" in table
+    cpu = report["meta"]["cpu"]
+    assert isinstance(cpu, str) and cpu and "(%s, " % cpu in table.splitlines()[-1]
 
 
 def test_record_lines_are_the_json_of_the_record() -> None:
