@@ -1,8 +1,9 @@
 """``ryft-instrument check``: the effective configuration (token masked), validated, and the endpoint tested.
 
 DNS, TCP and TLS are tried step by step so that a failure names the layer that failed (a proxy-less egress rule, a
-TLS-intercepting middlebox, a typo in the host). Nothing reaches the Ingest API unless ``--send-test-record`` asks
-for one record, which then shows the API's own answer (a refused token, for instance).
+TLS-intercepting middlebox, a typo in the host); through a proxy, DNS and TCP to the proxy. Nothing reaches the
+Ingest API unless ``--send-test-record`` asks for one record, which then shows the API's own answer (a refused token,
+for instance).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 import threading
 import time
 from dataclasses import fields
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
 from ._version import __version__
@@ -23,6 +24,7 @@ from .config import Config, env_name, from_env, mask_token
 from .context import make_context, user_agent
 from .record import RecordBuilder
 from .schema import validate_record
+from .transport import NetworkRoute, mask_url, network_route
 
 TEST_TAG = "ryft-instrument:check"
 TEST_QUERY = "SELECT 1 /* ryft-instrument check */"
@@ -53,10 +55,7 @@ def run_check(*, send_test_record: bool = False, timeout: float = 5.0) -> int:
     checks = Checks()
     checks.line("ok", "configuration is valid")
     _destinations(config, checks)
-    parts = urlsplit(config.ingest_url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    reached = _reachability(host, port, parts.scheme == "https", timeout, checks)
+    reached = _reachability(config.ingest_url, network_route(config.ingest_url), timeout, checks)
     if not send_test_record:
         checks.line("skip", "no record sent (--send-test-record sends one)")
     elif not config.ingest_token:
@@ -175,57 +174,84 @@ def _ms(started: float) -> str:
     return "%.0f ms" % ((time.monotonic() - started) * 1000)
 
 
-def _reachability(host: str, port: int, tls: bool, timeout: float, checks: Checks) -> bool:
-    started = time.monotonic()
-    try:
-        infos = _in_thread(lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
-    except (OSError, TimeoutError) as exc:
-        checks.line("FAIL", "DNS: cannot resolve %s: %s" % (host, _reason(exc)))
+def _reachability(url: str, route: NetworkRoute, timeout: float, checks: Checks) -> bool:
+    """DNS, TCP and TLS to the endpoint, or DNS and TCP to the proxy (the tunnel is tested by the test record)."""
+    if route.ca_bundle is not None and not os.path.exists(route.ca_bundle):
+        checks.line("FAIL", "CA bundle: %s names %s, which does not exist" % (route.ca_bundle_variable,
+                                                                             route.ca_bundle))
         return False
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
-    checks.line("ok", "DNS: %s → %s (%s)" % (host, ", ".join(addresses[:4]), _ms(started)))
-    sock = None
-    errors = []
-    for info in infos:
-        started = time.monotonic()
-        try:
-            sock = socket.socket(info[0], info[1], info[2])
-            sock.settimeout(timeout)
-            sock.connect(info[4])
-            checks.line("ok", "TCP: connected to %s port %d (%s)" % (info[4][0], port, _ms(started)))
-            break
-        except OSError as exc:
-            errors.append("%s: %s" % (info[4][0], _reason(exc)))
-            if sock is not None:
-                sock.close()
-            sock = None
+    if route.ca_bundle is not None:
+        checks.line("ok", "CA bundle: %s (from %s)" % (route.ca_bundle, route.ca_bundle_variable))
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if route.proxy is not None:
+        proxy = urlsplit(route.proxy if "://" in route.proxy else "http://" + route.proxy)
+        checks.line("ok", "proxy: %s (from %s; NO_PROXY can exempt %s)" % (
+            mask_url(route.proxy), route.proxy_variable, host))
+        sock = _connect(proxy.hostname or "", proxy.port or (443 if proxy.scheme == "https" else 80), "the proxy ",
+                        timeout, checks)
+        if sock is None:
+            return False
+        sock.close()
+        checks.line("skip", "TLS: to %s through the proxy's tunnel; --send-test-record tests it" % host)
+        return True
+    sock = _connect(host, parts.port or (443 if parts.scheme == "https" else 80), "", timeout, checks)
     if sock is None:
-        checks.line("FAIL", "TCP: cannot connect to %s port %d (%s); check the URL, and that outbound "
-                    "connections to this port are allowed"
-                    % (host, port, "; ".join(errors[:3])))
         return False
     try:
-        if not tls:
+        if parts.scheme != "https":
             checks.line("skip", "TLS: not used (http:// is accepted for loopback hosts only)")
             return True
-        return _tls(sock, host, checks)
+        return _tls(sock, host, route.ca_bundle, checks)
     finally:
         sock.close()
 
 
-def _tls(sock: socket.socket, host: str, checks: Checks) -> bool:
+def _connect(host: str, port: int, what: str, timeout: float, checks: Checks) -> Optional[socket.socket]:
+    """A connected socket, or None after a FAIL line; ``what`` leads the host in the lines ("the proxy ")."""
+    started = time.monotonic()
+    try:
+        infos = _in_thread(lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
+    except (OSError, TimeoutError) as exc:
+        checks.line("FAIL", "DNS: cannot resolve %s%s: %s" % (what, host, _reason(exc)))
+        return None
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    checks.line("ok", "DNS: %s → %s (%s)" % (host, ", ".join(addresses[:4]), _ms(started)))
+    errors = []
+    for info in infos:
+        started = time.monotonic()
+        sock = socket.socket(info[0], info[1], info[2])
+        try:
+            sock.settimeout(timeout)
+            sock.connect(info[4])
+        except OSError as exc:
+            errors.append("%s: %s" % (info[4][0], _reason(exc)))
+            sock.close()
+            continue
+        checks.line("ok", "TCP: connected to %s%s port %d (%s)" % (what, info[4][0], port, _ms(started)))
+        return sock
+    checks.line("FAIL", "TCP: cannot connect to %s%s port %d (%s); check the URL, and that outbound "
+                "connections to this port are allowed" % (what, host, port, "; ".join(errors[:3])))
+    return None
+
+
+def _tls(sock: socket.socket, host: str, ca_bundle: Optional[str], checks: Checks) -> bool:
     from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
     started = time.monotonic()
-    # The CA bundle the transport verifies against (requests' certifi bundle), so this check agrees with sending.
-    context = ssl.create_default_context(cafile=DEFAULT_CA_BUNDLE_PATH)
+    # The CA bundle the transport verifies against, so this check agrees with sending.
+    if ca_bundle is not None and os.path.isdir(ca_bundle):
+        context = ssl.create_default_context(capath=ca_bundle)
+    else:
+        context = ssl.create_default_context(cafile=ca_bundle or DEFAULT_CA_BUNDLE_PATH)
+    bundle = "the CA bundle %s" % ca_bundle if ca_bundle else "the CA bundle of requests (certifi)"
     try:
         with context.wrap_socket(sock, server_hostname=host) as secure:
             cert = secure.getpeercert() or {}
             version = secure.version() or "TLS"
     except ssl.SSLCertVerificationError as exc:
-        checks.line("FAIL", "TLS: the certificate of %s is not trusted by the CA bundle of requests (certifi): %s; "
-                    "a TLS-inspecting proxy on the way?" % (host, exc.verify_message))
+        checks.line("FAIL", "TLS: the certificate of %s is not trusted by %s: %s; a TLS-inspecting proxy on the "
+                    "way? Point REQUESTS_CA_BUNDLE at its CA" % (host, bundle, exc.verify_message))
         return False
     except (OSError, ValueError) as exc:
         checks.line("FAIL", "TLS: handshake with %s failed: %s" % (host, _reason(exc)))

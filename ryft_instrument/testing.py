@@ -12,6 +12,10 @@ to misbehave so delivery is tested against real sockets, not mocks:
 - ``max_body=n``: 413 for bodies above ``n`` bytes; ``poison="text"``: 400 for a batch holding a record whose
   query contains it (and the problems listed, as the real API would); a wrong token: 401.
 
+``ssl_context=`` (a server-side ``ssl.SSLContext``) serves HTTPS on ``https://127.0.0.1:<port>``: give the
+certificate an IP address entry for 127.0.0.1 (``trustme.CA().issue_cert("127.0.0.1")`` does) and point
+``REQUESTS_CA_BUNDLE`` at its CA.
+
 The pytest fixture ``ryft_ingest_server`` (from the plugin, no ``--ryft`` needed) gives one
 per test with the library pointed at it.
 """
@@ -22,7 +26,9 @@ import gzip
 import json
 import os
 import socket
+import ssl
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -61,8 +67,9 @@ class IngestServer:
     """The loopback Ingest API. Use as a context manager or call ``start()``/``stop()``."""
 
     def __init__(self, token: str = "test-token-0123456789", *, max_body: Optional[int] = None,
-                 poison: Optional[str] = None) -> None:
+                 poison: Optional[str] = None, ssl_context: Optional[ssl.SSLContext] = None) -> None:
         self.token = token
+        self.ssl_context = ssl_context
         self.max_body = max_body
         self.poison = poison
         self.records: list[dict[str, Any]] = []
@@ -72,7 +79,7 @@ class IngestServer:
         self.default: Optional[Reply] = None
         self._lock = threading.Lock()
         self._received = threading.Condition(self._lock)
-        self._server: Optional[ThreadingHTTPServer] = None
+        self._server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
         self._stopped = threading.Event()
 
@@ -81,11 +88,16 @@ class IngestServer:
     @property
     def url(self) -> str:
         assert self._server is not None, "server not started"
-        return "http://127.0.0.1:%d%s" % (self._server.server_address[1], PATH)
+        scheme = "http" if self.ssl_context is None else "https"
+        return "%s://127.0.0.1:%d%s" % (scheme, self._server.server_address[1], PATH)
 
     def start(self) -> IngestServer:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        server = _Server(("127.0.0.1", 0), _handler(self))
         server.daemon_threads = True
+        if self.ssl_context is not None:
+            # The handshake happens on the first read, in the request's own thread, not in the accepting one.
+            server.socket = self.ssl_context.wrap_socket(server.socket, server_side=True,
+                                                         do_handshake_on_connect=False)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -177,6 +189,13 @@ class IngestServer:
             self.records.extend(records)
             self._received.notify_all()
         return 200, '{"status":"ok"}', len(records)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up or refuses our certificate is part of the tests, not an error to print."""
+        if not isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError)):
+            super().handle_error(request, client_address)
 
 
 def _handler(owner: IngestServer) -> type:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
+from loopback import LoopbackServer
+
 
 @dataclass
 class Answer:
@@ -32,7 +34,7 @@ def user_error(name: str, code: int, message: str) -> dict[str, Any]:
             "failureInfo": {"type": "io.trino.spi.TrinoException", "message": message, "suppressed": [], "stack": []}}
 
 
-class TrinoServer:
+class TrinoServer(LoopbackServer):
     """Use as a context manager; ``url``/``port``; ``answers`` maps a statement's first words to an ``Answer``."""
 
     def __init__(self, version: str = "476") -> None:
@@ -44,23 +46,11 @@ class TrinoServer:
         self._queries: dict[str, tuple[Answer, int]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._server: Optional[ThreadingHTTPServer] = None
 
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        return self._server.server_address[1]
+    server_class = ThreadingHTTPServer
 
-    def __enter__(self) -> TrinoServer:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
+    def handler_class(self) -> type:
+        return _handler(self)
 
     def answer_for(self, sql: str) -> Answer:
         text = " ".join(sql.split()).upper()
