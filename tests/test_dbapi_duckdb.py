@@ -68,3 +68,39 @@ def test_lazy_relation_duration_is_the_sql_call(ingest: IngestServer) -> None:
     records = _records(ingest, 3)
     assert len(records) == 3 and records[2]["queryState"] == "FAILED"
     assert created["context"]["queryType"] == "INSERT"  # CREATE TABLE … AS query
+
+
+def test_duckdb_engine_over_an_instrumented_driver_records_once(ingest: IngestServer) -> None:
+    """duckdb_engine wraps the driver's connection in its own ``ConnectionWrapper``, out of ``UNWRAP``'s reach: the
+    SQLAlchemy hook silences our connection inside it, so each statement is recorded once, by the hook, with the
+    engine's context (zero-code and ``pytest --ryft`` instrument both layers)."""
+    import sqlalchemy as sa
+
+    ryft_instrument.instrument_dbapi(duckdb)
+    try:
+        engine = ryft_instrument.instrument(sa.create_engine("duckdb:///:memory:"))
+        with engine.connect() as conn:
+            for _ in range(3):  # the second and third on the hot path
+                assert conn.execute(sa.text("SELECT 42 /* dde */")).scalar() == 42
+            conn.execute(sa.text("CREATE TABLE t (a INTEGER) /* dde */"))
+            conn.execute(sa.text("INSERT INTO t VALUES (:a) /* dde */"), [{"a": 1}, {"a": 2}])
+            with pytest.raises(sa.exc.ProgrammingError):
+                conn.execute(sa.text("SELECT nope /* dde */"))
+        engine.dispose()
+        direct = duckdb.connect()
+        direct.execute("SELECT 'direct' /* dde */")
+        direct.close()
+    finally:
+        ryft_instrument.uninstrument_dbapi(duckdb)
+    assert ryft_instrument.flush(5)
+    records = [r for r in ingest.wait_for(7) if "dde" in r["query"]]
+    assert sorted((r["query"], r["queryState"]) for r in records) == sorted(
+        [("SELECT 42 /* dde */", "FINISHED")] * 3 + [
+            ("CREATE TABLE t (a INTEGER) /* dde */", "FINISHED"),
+            ("INSERT INTO t VALUES ($1) /* dde */", "FINISHED"),
+            ("SELECT nope /* dde */", "FAILED"),
+            ("SELECT 'direct' /* dde */", "FINISHED")])
+    engine_agents = {r["context"]["userAgent"] for r in records if "direct" not in r["query"]}
+    assert len(engine_agents) == 1 and "sqlalchemy/" in engine_agents.pop()
+    # The dialect's own first statement (on first_connect, before any connect listener) is recorded once too.
+    assert [q for q in ingest.queries() if q == "select current_schema()"] == ["select current_schema()"]

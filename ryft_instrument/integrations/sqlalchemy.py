@@ -22,7 +22,7 @@ import threading
 import types
 import weakref
 from time import perf_counter
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -161,21 +161,35 @@ def _query_id(cursor: Any, exc: Optional[BaseException]) -> Optional[str]:
 
 
 def _silence_driver(dbapi_connection: Any, connection_record: Any) -> None:
-    """Pool ``connect``: under an async adapter, silence the instrumented driver connection it holds (our DB-API
-    integration), since this hook records those statements and ``UNWRAP`` cannot reach that far down."""
+    """Pool ``first_connect`` and ``connect``: silence the instrumented driver connection (our DB-API integration)
+    that an adapter or a dialect's own wrapper holds, since this hook records those statements and ``UNWRAP`` cannot
+    reach that far down: async adapters (aiosqlite's own thread, psycopg's async cursor), duckdb_engine's
+    ``ConnectionWrapper``. On ``first_connect`` too, ahead of the dialect's own first statements."""
     dbapi = sys.modules.get("ryft_instrument.integrations.dbapi")
     if dbapi is None:
         return
     inner = dbapi_connection
     for _ in range(3):
         try:
-            inner = getattr(inner, "driver_connection", None) or getattr(inner, "_connection", None) or getattr(
-                inner, "_conn", None)
+            inner = _held(inner, dbapi.is_instrumented)
         except Exception:
             return
         if inner is None:
             return
         dbapi.silence(inner)
+
+
+def _held(connection: Any, ours: Callable[[Any], bool]) -> Any:
+    """The connection that ``connection`` wraps: an adapter's ``driver_connection``, ``_connection`` or ``_conn``,
+    else a connection of ours among its instance attributes (duckdb_engine keeps one in a private name)."""
+    for name in ("driver_connection", "_connection", "_conn"):
+        inner = getattr(connection, name, None)
+        if inner is not None:
+            return inner
+    attributes = getattr(connection, "__dict__", None)
+    if isinstance(attributes, dict):
+        return next((value for value in attributes.values() if not isinstance(value, type) and ours(value)), None)
+    return None
 
 
 _METHODS = ("do_execute", "do_executemany", "do_execute_no_params")
@@ -404,12 +418,14 @@ def _unwrap(dialect: Any) -> None:
 
 def _listen(target: Any) -> None:
     if not event.contains(target, "connect", _silence_driver):
+        event.listen(target, "first_connect", _silence_driver, insert=True)
         event.listen(target, "connect", _silence_driver)
 
 
 def _unlisten(target: Any) -> None:
-    if event.contains(target, "connect", _silence_driver):
-        event.remove(target, "connect", _silence_driver)
+    for name in ("first_connect", "connect"):
+        if event.contains(target, name, _silence_driver):
+            event.remove(target, name, _silence_driver)
 
 
 def _adopt(engine: Any) -> None:
