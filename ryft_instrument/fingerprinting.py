@@ -11,10 +11,16 @@ with backslash escapes (MySQL's default) so that nothing past a ``\\'`` leaks; t
 string that ends in a backslash. Double-quoted text is an identifier (SQL standard), so MySQL's non-ANSI
 ``"string"`` literals are not masked.
 
-Speed (both run per statement): a plain text (no quoted names, dollar bodies, prefixed strings or nested comments;
-ASCII once strings are out) is cut by ``str.split`` and rendered by a lean loop; other ASCII texts by one
-``findall``; the rest by the full tokenizer. Tests prove every path equal to the full tokenizer's reading.
-Redaction skips, in one regex match, every run of tokens it keeps.
+``redact_message``: the same promise for a failure's message, which is prose, not SQL: drivers quote the values
+they refused there (PostgreSQL's ``DETAIL:  Key (email)=(bob@example.com)``, MySQL's ``Duplicate entry 'bob'``,
+DuckDB's ``Duplicate key "email: bob"``) and echo the statement (``LINE 1: …``). Every quoted text, in single or
+double quotes (identifiers too: the safe side), every number standing alone, and what PostgreSQL lists after
+``=`` or ``contains`` in parentheses becomes ``?``.
+
+Speed (the first two run per statement; the message mask per failure only): a plain text (no quoted names, dollar
+bodies, prefixed strings or nested comments; ASCII once strings are out) is cut by ``str.split`` and rendered by a
+lean loop; other ASCII texts by one ``findall``; the rest by the full tokenizer. Tests prove every path equal to the
+full tokenizer's reading. Redaction skips, in one regex match, every run of tokens it keeps.
 """
 
 from __future__ import annotations
@@ -411,5 +417,32 @@ def redact_literals(sql: str) -> str:
                 break
         pieces.append(sql[last:])
         return "".join(pieces)
+    except Exception:
+        return "?"
+
+
+_MESSAGE_VALUES = re.compile(
+    r"'(?:[^'\\]|\\.|'')*(?:'|$)"  # single-quoted, to the end if the message was cut
+    r'|"(?:[^"\\]|\\.|"")*(?:"|$)'  # double-quoted
+    r"|(?<==)\([^)]*\)?|(?<=contains )\([^)]*\)?"  # PostgreSQL's Key (…)=(values), Failing row contains (values)
+    # a number standing alone, unless it is where the error is (LINE 1, line 1:8, at row 2)
+    r"|(?<![\w.])(?<!line )(?<!LINE )(?<!row )(?<!\d:)[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.])"
+)
+# PyMySQL's and mysqlclient's str(): the repr of (errno, "message").
+_ERRNO_AND_MESSAGE = re.compile(r"""\A\((-?\d+), (["'])(.*)\2\)\Z""", re.S)
+
+
+def _mask_value(match: re.Match[str]) -> str:
+    return "(?)" if match.group().startswith("(") else "?"
+
+
+def redact_message(message: str) -> str:
+    """A failure message with the values it may carry replaced by ``?`` (see the module docstring)."""
+    try:
+        pair = _ERRNO_AND_MESSAGE.match(message)
+        if pair is not None:
+            errno, quote, text = pair.groups()
+            return "(%s, %s%s%s)" % (errno, quote, _MESSAGE_VALUES.sub(_mask_value, text), quote)
+        return _MESSAGE_VALUES.sub(_mask_value, message)
     except Exception:
         return "?"

@@ -10,7 +10,7 @@ from json.encoder import encode_basestring
 from typing import Any, Callable, Optional
 
 from .classify import classify_statement
-from .fingerprinting import redact_literals
+from .fingerprinting import redact_literals, redact_message
 from .recorder import expand
 from .sqllex import sql_text
 
@@ -94,7 +94,7 @@ class RecordBuilder:
         if tags:
             record["tags"] = list(tags)
         if failure is not None:
-            record["failureInfo"] = failure
+            record["failureInfo"] = redact_failure(failure) if self.redact else failure
         return record
 
     def _fragment(self, value: Any) -> str:
@@ -118,7 +118,7 @@ class RecordBuilder:
         else:
             tail = ',"tags":' + self._fragment(self.tags) if self.tags else ""
         if failure is not None:
-            tail += ',"failureInfo":' + _dumps(failure)
+            tail += ',"failureInfo":' + _dumps(redact_failure(failure) if self.redact else failure)
         return _LINE % (
             self._fragment(self._context(base, classify_statement(query, session))),
             encode_basestring(redact_literals(query) if self.redact else query),
@@ -179,6 +179,16 @@ class RecordBuilder:
             self._heads.clear()
         found = self._heads[(query, id(base))] = (base, head)
         return found
+
+
+def redact_failure(failure: Any) -> Any:
+    """``failureInfo`` (an object or an array of them) with each ``failureMessage`` through ``redact_message``."""
+    if isinstance(failure, list):
+        return [redact_failure(item) for item in failure]
+    message = failure.get("failureMessage") if isinstance(failure, dict) else None
+    if not isinstance(message, str):
+        return failure
+    return dict(failure, failureMessage=redact_message(message))
 
 
 _LINE = '{"context":%s,"query":%s,"queryId":%s,"queryState":"%s","timestamp":"%s","duration_ms":%.3f%s}'

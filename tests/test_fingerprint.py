@@ -8,7 +8,7 @@ from typing import List
 
 import pytest
 
-from ryft_instrument.fingerprinting import clear_cache, fingerprint, redact_literals
+from ryft_instrument.fingerprinting import clear_cache, fingerprint, redact_literals, redact_message
 from tests.test_classify import CORPUS_ENTRIES
 
 fingerprint_module = sys.modules["ryft_instrument.fingerprinting"]
@@ -198,6 +198,30 @@ def test_cache_is_bounded() -> None:
 ])
 def test_redact_literals(sql: str, expected: str) -> None:
     assert redact_literals(sql) == expected
+
+
+@pytest.mark.parametrize("message,expected", [
+    # What the drivers said here, word for word (PostgreSQL 15, MariaDB 10.11, DuckDB, SQLite, Trino).
+    ('duplicate key value violates unique constraint "rx_email_key"\nDETAIL:  Key (email)=(bob@x.com) already '
+     'exists.', 'duplicate key value violates unique constraint ?\nDETAIL:  Key (email)=(?) already exists.'),
+    ('new row for relation "rx" violates check constraint "rx_n_check"\nDETAIL:  Failing row contains (3, c@x.com, '
+     '-5).', 'new row for relation ? violates check constraint ?\nDETAIL:  Failing row contains (?).'),
+    ("invalid input syntax for type integer: \"abc\"\nLINE 1: SELECT 'abc'::int\n               ^",
+     "invalid input syntax for type integer: ?\nLINE 1: SELECT ?::int\n               ^"),
+    ('(1062, "Duplicate entry \'bob@x.com\' for key \'email\'")', '(1062, "Duplicate entry ? for key ?")'),
+    ('(1366, "Incorrect integer value: \'abc\' for column `test`.`rx`.`n` at row 1")',
+     '(1366, "Incorrect integer value: ? for column `test`.`rx`.`n` at row 1")'),
+    ('Constraint Error: Duplicate key "email: bob@x.com" violates unique constraint.',
+     "Constraint Error: Duplicate key ? violates unique constraint."),
+    ("UNIQUE constraint failed: rx.email", "UNIQUE constraint failed: rx.email"),
+    ("line 1:8: Column 'nope' cannot be resolved", "line 1:8: Column ? cannot be resolved"),
+    ("value 300 out of range for INT16, 1.5e3 too, not x1 or v2.0.1", "value ? out of range for INT16, ? too, not x1 "
+     "or v2.0.1"),
+    ("cut short: 'bob@x.c", "cut short: ?"),
+    ("'it\\'s' and 'it''s'", "? and ?"),
+])
+def test_redact_message(message: str, expected: str) -> None:
+    assert redact_message(message) == expected
 
 
 def test_redaction_keeps_everything_but_literals() -> None:

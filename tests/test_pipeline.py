@@ -96,6 +96,47 @@ def test_redacted_literals_never_leave_the_process(ingest: IngestServer) -> None
     assert record["query"].startswith("SELECT ")
 
 
+@pytest.mark.parametrize("database", ["sqlite", "duckdb", "postgresql", "mariadb"])
+def test_redacted_literals_leave_no_value_in_failure_messages(ingest: IngestServer, database: str,
+                                                              request: pytest.FixtureRequest) -> None:
+    """Drivers quote refused values in their messages (a duplicate key, a failing row); with RYFT_REDACT_LITERALS
+    they are masked there too, and the failure keeps its type and code."""
+    url = {"sqlite": "sqlite://", "duckdb": "duckdb:///:memory:"}.get(database)
+    if database == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    elif database == "mariadb":
+        kwargs = request.getfixturevalue("mariadb_kwargs")
+        url = "mysql+pymysql://%s@%s:%s/%s" % (kwargs["user"], kwargs["host"], kwargs.get("port", 3306),
+                                                 kwargs["database"])
+    ryft_instrument.configure(redact_literals=True)
+    engine = ryft_instrument.instrument(sa.create_engine(url))
+    seen = []
+    with engine.connect() as conn:
+        with conn.begin():
+            conn.exec_driver_sql("CREATE %s TABLE ryft_redact (id INT PRIMARY KEY, email VARCHAR(50) UNIQUE, n INT "
+                                 "CHECK (n > 0))" % ("TEMPORARY" if database == "mariadb" else "TEMP"))
+            conn.exec_driver_sql("INSERT INTO ryft_redact VALUES (1, 'alice@example.com', 1)")
+        for sql in ("INSERT INTO ryft_redact VALUES (2, 'alice@example.com', 1)",
+                    "INSERT INTO ryft_redact VALUES (3, 'bob@example.com', -4242)"):
+            with pytest.raises(sa.exc.DBAPIError) as info, conn.begin():
+                conn.exec_driver_sql(sql)
+            seen.append(str(info.value.orig))
+    engine.dispose()
+    if database != "sqlite":  # SQLite names the column, not the value
+        assert "alice@example.com" in seen[0]
+    assert ryft_instrument.flush(5)
+    records = [r for r in ingest.wait_for(4) if "ryft_redact" in r["query"]]
+    failed = [r for r in records if r["queryState"] == "FAILED"]
+    assert len(failed) == 2, records
+    text = json.dumps(records)
+    assert "alice" not in text and "bob" not in text and "4242" not in text, text
+    for record in failed:
+        failure = record["failureInfo"]
+        first = failure[0] if isinstance(failure, list) else failure
+        assert first["failureMessage"] and first["failureType"]
+        assert first["errorCode"]["type"] == "USER_ERROR"
+
+
 def test_before_send_edits_drops_and_survives_errors(ingest: IngestServer) -> None:
     def hook(record: dict[str, Any]) -> Any:
         if "drop me" in record["query"]:
