@@ -4,6 +4,10 @@ The file is streamed: each line is parsed and checked with the same strict valid
 records, a bad line is reported (``FILE:LINE: reasons``) and never sent, and good lines are delivered in batches by
 the library's exporter (its batching into ≤ 1 MiB bodies, retries with backoff, ``Retry-After``, 400/413 splitting,
 token refusal). Memory stays flat whatever the file's size: at most one batch is held at a time.
+
+When sending stops (the endpoint kept failing, the token was refused, Ctrl-C), the records not delivered and the
+lines not yet read are written to ``FILE.unsent-<time>.jsonl`` beside the file: sending that file later delivers
+exactly what is missing, where sending the whole file again would deliver the rest twice.
 """
 
 from __future__ import annotations
@@ -44,6 +48,16 @@ _REFUSED = {
 
 
 @dataclass
+class Kept:
+    """The file that holds what was not delivered: records not sent, lines not read, or why it is missing."""
+
+    path: str
+    not_sent: int = 0
+    not_read: int = 0
+    error: str = ""
+
+
+@dataclass
 class Tally:
     """What happened to the file's lines."""
 
@@ -52,6 +66,7 @@ class Tally:
     invalid: int = 0
     stopped_at: Optional[int] = None
     stopped_why: str = ""
+    unsent: Optional[Kept] = None
 
 
 class _Sender:
@@ -65,6 +80,7 @@ class _Sender:
         self.stopped: Optional[str] = None
         self.cancelled = False
         self.not_sent = 0
+        self.unsent: list[str] = []  # what could not be delivered now: bounded by the batches in flight
         self._queue: queue.Queue[Optional[list[str]]] = queue.Queue(maxsize=_AHEAD)
         self._thread = threading.Thread(target=self._run, name="ryft-instrument-send", daemon=True)
         self._thread.start()
@@ -99,9 +115,11 @@ class _Sender:
                 self.exporter.deliver_serialised(batch, self._give_up)
             else:
                 self.not_sent += len(batch)
+                self.unsent.extend(batch)
 
     def _give_up(self, lines: list[str], reason: str) -> None:
         self.not_sent += len(lines)
+        self.unsent.extend(lines)
         self.stopped = self.stopped or reason
 
     @staticmethod
@@ -171,42 +189,69 @@ def send_file(path: str, *, dry_run: bool = False, progress: str = "auto") -> in
     tally = Tally()
     position = 0
     try:
-        for number, raw in enumerate(stream, 1):
-            tally.lines = number
-            position += len(raw)
-            problems = _problems(raw)
-            if problems is None:
-                continue
-            if problems:
-                tally.invalid += 1
-                if tally.invalid <= MAX_LISTED:
-                    meter.clear()
-                    print("%s:%d: %s" % (name, number, "; ".join(problems[:6])), file=sys.stderr)
-                continue
-            tally.valid += 1
+        try:
+            for number, raw in enumerate(stream, 1):
+                tally.lines = number
+                position += len(raw)
+                problems = _problems(raw)
+                if problems is None:
+                    continue
+                if problems:
+                    tally.invalid += 1
+                    if tally.invalid <= MAX_LISTED:
+                        meter.clear()
+                        print("%s:%d: %s" % (name, number, "; ".join(problems[:6])), file=sys.stderr)
+                    continue
+                tally.valid += 1
+                if sender is not None:
+                    why = sender.add(raw.decode("utf-8").strip())
+                    if why:
+                        sender.finish()
+                        tally.stopped_at, tally.stopped_why = number, why
+                        break
+                meter.update(tally, position, None if sender is None else sender.delivered())
+            else:
+                if sender is not None:
+                    why = sender.finish()
+                    if why:
+                        tally.stopped_at, tally.stopped_why = tally.lines, why
+        except KeyboardInterrupt:
+            tally.stopped_at, tally.stopped_why = tally.lines, "interrupted"
             if sender is not None:
-                why = sender.add(raw.decode("utf-8").strip())
-                if why:
-                    sender.finish()
-                    tally.stopped_at, tally.stopped_why = number, why
-                    break
-            meter.update(tally, position, None if sender is None else sender.delivered())
-        else:
-            if sender is not None:
-                why = sender.finish()
-                if why:
-                    tally.stopped_at, tally.stopped_why = tally.lines, why
-    except KeyboardInterrupt:
-        tally.stopped_at, tally.stopped_why = tally.lines, "interrupted"
-        if sender is not None:
-            sender.cancelled = True
-            sender.finish(timeout=2.0)
+                sender.cancelled = True
+                sender.finish(timeout=2.0)
+        if sender is not None and (sender.unsent or tally.stopped_at is not None):
+            # Standard input is not read on: it may be a pipe that never ends.
+            tally.unsent = _keep_unsent(path, sender.unsent, None if stream is sys.stdin.buffer else stream)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
         logs.log.removeHandler(handler)
     meter.update(tally, position, None if sender is None else sender.delivered(), done=True)
     return _summary(name, tally, sender, config, meter)
+
+
+def _keep_unsent(path: str, lines: list[str], rest: Optional[IO[bytes]]) -> Kept:
+    """Write ``lines`` and what ``rest`` still holds (the file's unread lines) to a new private file beside
+    ``path`` (in the working directory for standard input)."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    stem = "stdin" if path == "-" else path[:-len(".jsonl")] if path.endswith(".jsonl") else path
+    kept = Kept("%s.unsent-%s.jsonl" % (stem, stamp))
+    try:
+        fd = os.open(kept.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(fd, "wb") as out:
+            for line in lines:
+                out.write(line.encode("utf-8") + b"\n")
+                kept.not_sent += 1
+            for raw in rest or ():
+                if raw.strip():
+                    out.write(raw if raw.endswith(b"\n") else raw + b"\n")
+                    kept.not_read += 1
+        if not kept.not_sent + kept.not_read:
+            os.unlink(kept.path)
+    except OSError as exc:
+        kept.error = exc.strerror or str(exc)
+    return kept
 
 
 def _problems(raw: bytes) -> Optional[list[str]]:
@@ -246,6 +291,15 @@ def _summary(name: str, tally: Tally, sender: Optional[_Sender], config: Config,
         if sender.not_sent:
             reasons.append("%s not sent when sending stopped" % _n(sender.not_sent))
         print("NOT delivered: %s valid records%s" % (_n(missing), " (%s)" % ", ".join(reasons) if reasons else ""))
+    kept = tally.unsent
+    if kept is not None and kept.error:
+        print("%s: error: could not keep what was not sent in %s: %s" % (PROG, kept.path, kept.error),
+              file=sys.stderr)
+    elif kept is not None and kept.not_sent + kept.not_read:
+        what = "%s records not sent" % _n(kept.not_sent)
+        if kept.not_read:
+            what += " and %s lines not read" % _n(kept.not_read)
+        print("kept %s in %s: `%s %s` sends them, and only them" % (what, kept.path, PROG, kept.path))
     return 1 if missing > 0 or tally.invalid else 0
 
 

@@ -229,6 +229,7 @@ def test_send_retries_failed_batches(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert sorted(r["queryId"] for r in server.records) == sorted(r["queryId"] for r in records)
     assert [r.status for r in server.requests] == [503, 503, 200, 200]
+    assert list(tmp_path.glob("*.unsent-*")) == []
     assert "retried" in result.stdout
 
 
@@ -241,6 +242,7 @@ def test_send_isolates_records_the_api_refuses(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert len(server.records) == 28
     assert "NOT delivered: 2 valid records (2 rejected by the API)" in result.stdout
+    assert list(tmp_path.glob("*.unsent-*")) == []  # refused for what they are: sending them again is no help
 
 
 def test_send_with_a_refused_token_stops_with_one_clear_error(tmp_path: Path) -> None:
@@ -252,6 +254,26 @@ def test_send_with_a_refused_token_stops_with_one_clear_error(tmp_path: Path) ->
     assert "RYFT_INGEST_TOKEN" in result.stderr
     assert "wrong-token-0123456789" not in result.stdout + result.stderr
     assert "delivered 0 records" in result.stdout
+
+
+def test_send_keeps_what_it_could_not_send_for_a_second_run(tmp_path: Path) -> None:
+    records = [record(i) for i in range(1500)]
+    path = write_jsonl(tmp_path / "r.jsonl", records)
+    with IngestServer(TOKEN) as server:
+        server.fail_next(Reply(200), Reply(401))  # the token is revoked after the first batch
+        first = run("send", str(path), env=sending(server))
+        assert first.returncode == 1
+        assert len(server.records) == 500
+        (kept,) = tmp_path.glob("r.unsent-*.jsonl")
+        assert oct(kept.stat().st_mode & 0o777) == "0o600"
+        assert len(kept.read_text().splitlines()) == 1000
+        assert "in %s: `ryft-instrument send %s` sends them, and only them" % (kept, kept) in first.stdout
+        second = run("send", str(kept), env=sending(server))
+        assert second.returncode == 0, second.stdout + second.stderr
+    ids = [r["queryId"] for r in server.records]
+    assert len(ids) == len(set(ids)) == 1500  # every record once: none lost, none twice
+    assert set(ids) == {r["queryId"] for r in records}
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["r.jsonl", kept.name])
 
 
 def test_send_needs_a_token_unless_dry_run(tmp_path: Path) -> None:
