@@ -105,3 +105,25 @@ def test_duckdb_engine_over_an_instrumented_driver_records_once(ingest: IngestSe
     assert len(engine_agents) == 1 and "sqlalchemy/" in engine_agents.pop()
     # The dialect's own first statement (on first_connect, before any connect listener) is recorded once too.
     assert [q for q in ingest.queries() if q == "select current_schema()"] == ["select current_schema()"]
+
+
+def test_replacement_scans_see_the_callers_variables(ingest: IngestServer) -> None:
+    """DuckDB reads an unknown table name from the variables of the Python frame that called it (a DataFrame, an
+    Arrow table, a relation): instrumented, that is still the application's frame, even for names our own code
+    uses (``query``, ``args``), and DuckDB's error for an unsuitable variable still names the application's line."""
+    ryft_instrument.instrument_dbapi(duckdb)
+    try:
+        conn = duckdb.connect()
+        query = conn.sql("SELECT range AS x FROM range(4)")  # noqa: F841 - read by DuckDB, by name
+        assert conn.execute("SELECT sum(x) FROM query").fetchall() == [(6,)]
+        assert conn.cursor().sql("SELECT count(*) FROM query").fetchall() == [(4,)]
+        rel = duckdb.sql("SELECT 7 AS y")  # noqa: F841
+        assert duckdb.execute("SELECT y FROM rel").fetchall() == [(7,)]
+        args = 5  # noqa: F841
+        with pytest.raises(duckdb.InvalidInputException) as info:
+            conn.execute("SELECT * FROM args")
+        assert "test_dbapi_duckdb.py:" in str(info.value)
+    finally:
+        ryft_instrument.uninstrument_dbapi(duckdb)
+    queries = [(r["query"], r["queryState"]) for r in _records(ingest, 6)]
+    assert ("SELECT sum(x) FROM query", "FINISHED") in queries and ("SELECT * FROM args", "FAILED") in queries

@@ -3,6 +3,10 @@
 ``duckdb.execute/executemany/sql/query/from_query``, which run on DuckDB's default connection and bypass any
 connection wrapper (PRIOR_ART 35).
 
+DuckDB looks up a table name it does not know among the variables of the Python frame that called it (replacement
+scans: ``SELECT * FROM df`` on a pandas DataFrame ``df``). That frame would be ours, so each statement runs from a
+frame made of the caller's variables, file name and line (``_from_caller``): DuckDB sees what it would without us.
+
 What ``duration_ms`` covers for ``sql()``/``query()``/``from_query()``: the call itself. DuckDB runs a statement
 that is not a query (DDL, INSERT…) inside that call, so its duration is complete; for a query those methods return
 a lazy relation after planning it, and the real work happens when the relation is consumed (``fetchall``, ``df``,
@@ -11,6 +15,8 @@ a lazy relation after planning it, and the real work happens when the relation i
 from __future__ import annotations
 
 import os
+import sys
+from types import CodeType, FrameType
 from typing import Any, Callable, Optional
 
 import duckdb
@@ -40,6 +46,36 @@ def context_for(database: Any = None) -> dict[str, str]:
 _DEFAULT = context_for(":memory:")
 
 
+# The call, with no Python frame between the caller's copy and DuckDB (a lambda would be one).
+_METHOD, _ARGS, _KWARGS = "__ryft_instrument_method__", "__ryft_instrument_args__", "__ryft_instrument_kwargs__"
+_BASE_CODE = compile("%s(*%s, **%s)" % (_METHOD, _ARGS, _KWARGS), "<ryft_instrument>", "eval")
+_codes: dict[tuple[str, int], CodeType] = {}
+
+
+def _from_caller(frame: FrameType, method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method``, called from a frame that has ``frame``'s variables, globals, file name and line (see the module
+    docstring): ``eval`` of a one-call expression in a copy of its locals."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        names = frame.f_locals
+        scope = {} if names is frame.f_globals else dict(names)
+        scope[_METHOD], scope[_ARGS], scope[_KWARGS] = method, args, kwargs
+        return eval(_code(frame), frame.f_globals, scope)
+
+    return call
+
+
+def _code(frame: FrameType) -> CodeType:
+    """The one-call expression, under the caller's file name and line (DuckDB names them in some errors)."""
+    key = (frame.f_code.co_filename, frame.f_lineno or 1)
+    code = _codes.get(key)
+    if code is None:
+        if len(_codes) >= 512:
+            _codes.clear()
+        code = _codes[key] = _BASE_CODE.replace(co_filename=key[0], co_firstlineno=key[1])
+    return code
+
+
 class DuckDBConnection(ConnectionProxy):
     """A connection or cursor; ``cursor()`` gives another one sharing this context."""
 
@@ -48,19 +84,21 @@ class DuckDBConnection(ConnectionProxy):
         return DuckDBConnection(self.__wrapped__.cursor(*args, **kwargs), site[0], site[1])
 
     def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
-        return self._self_statement(self.__wrapped__.execute, query, args, kwargs)
+        return self._self_statement(_from_caller(sys._getframe(1), self.__wrapped__.execute), query, args, kwargs)
 
     def executemany(self, query: Any, *args: Any, **kwargs: Any) -> Any:
-        return self._self_statement(self.__wrapped__.executemany, query, args, kwargs)
+        return self._self_statement(_from_caller(sys._getframe(1), self.__wrapped__.executemany), query, args,
+                                    kwargs)
 
     def sql(self, query: Any, *args: Any, **kwargs: Any) -> Any:
-        return self._self_statement(self.__wrapped__.sql, query, args, kwargs)
+        return self._self_statement(_from_caller(sys._getframe(1), self.__wrapped__.sql), query, args, kwargs)
 
     def query(self, query: Any, *args: Any, **kwargs: Any) -> Any:
-        return self._self_statement(self.__wrapped__.query, query, args, kwargs)
+        return self._self_statement(_from_caller(sys._getframe(1), self.__wrapped__.query), query, args, kwargs)
 
     def from_query(self, query: Any, *args: Any, **kwargs: Any) -> Any:
-        return self._self_statement(self.__wrapped__.from_query, query, args, kwargs)
+        return self._self_statement(_from_caller(sys._getframe(1), self.__wrapped__.from_query), query, args,
+                                    kwargs)
 
 
 def wrap(connection: Any, tags: Optional[list[str]], database: Any = None) -> Any:
@@ -82,7 +120,7 @@ def _module_statement(function: Callable[..., Any]) -> Callable[..., Any]:
 
     def statement(query: Any, *args: Any, **kwargs: Any) -> Any:
         context = _DEFAULT if kwargs.get("connection") is None else context_for(None)
-        result = timed((context, record, None, None), function, query, args, kwargs)
+        result = timed((context, record, None, None), _from_caller(sys._getframe(1), function), query, args, kwargs)
         if isinstance(result, duckdb.DuckDBPyConnection):
             return DuckDBConnection(result, context, record)
         return result
