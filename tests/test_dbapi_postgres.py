@@ -181,6 +181,54 @@ def test_psycopg2_statements(ingest: IngestServer, pg2: Any) -> None:
     _check_context(records[0]["context"], "psycopg2")
 
 
+@pytest.mark.parametrize("how", ["proxy", "subclass"])
+def test_psycopg2_connection_factories_keep_their_cursors(ingest: IngestServer, postgres_dsn: str, how: str) -> None:
+    """``extras.RealDictConnection``, ``DictConnection`` and ``LoggingConnection`` pick their cursor type in a
+    ``cursor()`` of their own: it is still theirs (rows, logging), and recorded."""
+    log = io.StringIO()
+
+    def connect(factory: Any) -> Any:
+        if how == "proxy":
+            return ryft_instrument.instrument_connection(psycopg2.connect(postgres_dsn, connection_factory=factory))
+        ryft_instrument.instrument_dbapi(psycopg2)
+        try:
+            return psycopg2.connect(postgres_dsn, connection_factory=factory)
+        finally:
+            ryft_instrument.uninstrument_dbapi(psycopg2)
+
+    rows = []
+    for factory in (psycopg2.extras.RealDictConnection, psycopg2.extras.DictConnection,
+                    psycopg2.extras.LoggingConnection):
+        conn = connect(factory)
+        if factory is psycopg2.extras.LoggingConnection:
+            conn.initialize(log)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT 1 AS one /* %s */" % factory.__name__)
+            rows.append(cur.fetchone())
+        conn.close()
+    assert type(rows[0]) is psycopg2.extras.RealDictRow and rows[0] == {"one": 1}
+    assert type(rows[1]) is psycopg2.extras.DictRow and rows[1]["one"] == 1
+    assert rows[2] == (1,) and "SELECT 1 AS one /* LoggingConnection */" in log.getvalue()
+    assert [r["query"] for r in _records(ingest, 3)] == [
+        "SELECT 1 AS one /* %s */" % name for name in ("RealDictConnection", "DictConnection", "LoggingConnection")]
+
+    class Counting(psycopg2.extensions.connection):
+        """An application's own connection class: a ``cursor()`` that counts and picks no cursor type."""
+
+        opened = 0
+
+        def cursor(self, *args: Any, **kwargs: Any) -> Any:
+            Counting.opened += 1
+            return super().cursor(*args, **kwargs)
+
+    with connect(Counting) as conn, conn.cursor() as cur:
+        assert isinstance(cur, psycopg2.extensions.cursor)
+        cur.execute("SELECT 2 /* Counting */")
+        assert cur.fetchone() == (2,)
+    assert Counting.opened == 1
+    assert [r["query"] for r in _records(ingest, 4)][3:] == ["SELECT 2 /* Counting */"]
+
+
 def test_psycopg2_c_functions_accept_the_instrumented_objects(pg2: Any) -> None:
     cur = pg2.cursor()
     assert psycopg2.extensions.quote_ident("a b", pg2) == '"a b"'

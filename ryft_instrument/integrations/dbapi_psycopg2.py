@@ -21,6 +21,7 @@ import psycopg2.extras
 from ..context import user_agent
 from .dbapi import (
     ConnectionProxy,
+    CursorProxy,
     Site,
     Unrecorded,
     cursor_methods,
@@ -74,13 +75,30 @@ def _cursor_namespace(base: type) -> dict[str, Any]:
     return namespace
 
 
-def _cursor(site: Site, make: Callable[..., Any], args: Any, kwargs: Any, default: Any) -> Any:
-    """A recording cursor: the user's ``cursor_factory`` (or the connection's) as a recording subclass."""
-    factory = kwargs.get("cursor_factory") or default or _DEFAULT_CURSOR
-    kwargs["cursor_factory"] = recording_subclass(factory, "psycopg2", _cursor_namespace)
-    cursor = make(*args, **kwargs)
+def _cursor(site: Site, make: Callable[..., Any], args: Any, kwargs: Any, default: Any, chooses: bool) -> Any:
+    """A recording cursor: the user's ``cursor_factory`` (or the connection's) as a recording subclass. When
+    neither is set and the connection class has a ``cursor()`` of its own (``chooses``), that method runs as it
+    is: the cursor type it picks (``extras.RealDictConnection``'s, ``LoggingConnection``'s) becomes a recording
+    one, and the C cursor (which cannot change class) comes back in a proxy."""
+    factory = kwargs.get("cursor_factory") or default
+    if factory is None and chooses:
+        cursor = make(*args, **kwargs)
+        kind = type(cursor)
+        if getattr(kind, "_ryft_kind", None) != "psycopg2":
+            try:
+                cursor.__class__ = recording_subclass(kind, "psycopg2", _cursor_namespace)
+            except TypeError:
+                return CursorProxy(cursor, site)
+    else:
+        kwargs["cursor_factory"] = recording_subclass(factory or _DEFAULT_CURSOR, "psycopg2", _cursor_namespace)
+        cursor = make(*args, **kwargs)
     cursor._self_site = site
     return cursor
+
+
+def _chooses(connection_type: type) -> bool:
+    """Whether ``connection_type`` has a ``cursor()`` of its own, in Python (it may pick the cursor type)."""
+    return getattr(connection_type, "cursor", None) is not psycopg2.extensions.connection.cursor
 
 
 class Psycopg2Connection(ConnectionProxy):
@@ -88,14 +106,16 @@ class Psycopg2Connection(ConnectionProxy):
 
     def cursor(self, *args: Any, **kwargs: Any) -> Any:
         raw_connection = self.__wrapped__
-        return _cursor(self._self_site, raw_connection.cursor, args, kwargs, raw_connection.cursor_factory)
+        return _cursor(self._self_site, raw_connection.cursor, args, kwargs, raw_connection.cursor_factory,
+                       _chooses(type(raw_connection)))
 
 
 def _connection_namespace(base: type) -> dict[str, Any]:
     make_cursor = base.cursor  # type: ignore[attr-defined]
+    chooses = _chooses(base)
 
     def cursor(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return _cursor(self._self_site, make_cursor.__get__(self), args, kwargs, self.cursor_factory)
+        return _cursor(self._self_site, make_cursor.__get__(self), args, kwargs, self.cursor_factory, chooses)
 
     return {"cursor": cursor}
 
