@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import sqlite3
 import threading
 import warnings
@@ -131,6 +132,46 @@ def test_global_instrumentation_covers_engines_created_before_and_after(ingest: 
     ryft_instrument.flush(5)
     ingest.wait_for(3)
     assert sorted(ingest.queries()) == ["SELECT 'on a connection opened before'", "SELECT 1", "SELECT 1"]
+
+
+def test_engine_keywords_still_work_under_global_instrumentation(ingest: IngestServer,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """``create_engine`` tells the Engine's keywords from the pool's and the dialect's by the parameter names of
+    ``Engine.__init__``: ``instrument()``'s replacement keeps them."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    ryft_instrument.instrument()
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
+    engine = sa.create_engine("sqlite://", echo=True, logging_name="shop", hide_parameters=True,
+                              query_cache_size=10, execution_options={"isolation_level": "SERIALIZABLE"},
+                              pool_pre_ping=True)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT :x /* echo */"), {"x": "hidden"}).scalar() == "hidden"
+
+    async def main() -> None:
+        async_engine = create_async_engine("sqlite+aiosqlite://", echo=True, logging_name="async_shop")
+        async with async_engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 'async echo'")
+        await async_engine.dispose()
+
+    asyncio.run(main())
+    assert "sqlalchemy.engine.Engine.shop" in {r.name for r in caplog.records}
+    assert "SQL parameters hidden" in caplog.text and "async echo" in caplog.text
+    ryft_instrument.flush(5)
+    ingest.wait_for(2)
+    assert {"SELECT ? /* echo */", "SELECT 'async echo'"} <= set(ingest.queries())
+
+
+def test_uninstrument_all_also_ends_the_exclusions_of_uninstrument_engine(ingest: IngestServer) -> None:
+    engine = sa.create_engine("sqlite://")
+    ryft_instrument.instrument()
+    ryft_instrument.uninstrument(engine)
+    ryft_instrument.uninstrument()
+    ryft_instrument.instrument()  # every engine, present and future: this one too
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 'recorded again'")
+    ryft_instrument.flush(5)
+    assert ingest.wait_for(1) and ingest.queries() == ["SELECT 'recorded again'"]
 
 
 def test_instrumenting_twice_records_once(ingest: IngestServer) -> None:

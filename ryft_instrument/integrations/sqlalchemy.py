@@ -44,6 +44,8 @@ _errors = counters.hot("internal_errors")
 _instrumented: weakref.WeakSet[Any] = weakref.WeakSet()
 # Every dialect wrapped, by either path, so that ``uninstrument()`` can put each back.
 _wrapped: weakref.WeakSet[Any] = weakref.WeakSet()
+# Dialects of engines that ``uninstrument(engine)`` left out of ``instrument()``, until ``uninstrument()``.
+_excluded: weakref.WeakSet[Any] = weakref.WeakSet()
 _wrapping = threading.Lock()
 
 
@@ -441,15 +443,41 @@ def _adopt(engine: Any) -> None:
 
 def _adopting_init(original: Any) -> Any:
     """``Engine.__init__`` that also wraps the new engine's dialect: how ``instrument()`` meets future engines at
-    no cost per statement (a class-wide dialect-event listener would cost ~1 µs each, PRIOR_ART 8)."""
+    no cost per statement (a class-wide dialect-event listener would cost ~1 µs each, PRIOR_ART 8).
 
-    @functools.wraps(original)
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        _adopt(self)
-
-    init._ryft_original = original  # type: ignore[attr-defined]
+    It is generated with ``original``'s own parameters, not ``*args, **kwargs``: ``create_engine`` reads their
+    names (``util.get_cls_kwargs``) to tell the Engine's keywords (``echo``, ``logging_name``…) from the pool's and
+    the dialect's, and would refuse them all."""
+    namespace: dict[str, Any] = {"_original": original, "_adopt": _adopt}
+    parameters = []
+    passed = []
+    for index, parameter in enumerate(inspect.signature(original).parameters.values()):
+        if parameter.default is not parameter.empty:
+            namespace["_default%d" % index] = parameter.default
+            parameter = parameter.replace(default=_Name("_default%d" % index))
+        parameters.append(parameter.replace(annotation=parameter.empty))
+        passed.append(_PASSED.get(parameter.kind, "{0}").format(parameter.name))
+    source = "def __init__%s:\n    _original(%s)\n    _adopt(%s)\n" % (
+        inspect.Signature(parameters), ", ".join(passed), passed[0])
+    exec(source, namespace)
+    init: Any = functools.update_wrapper(namespace["__init__"], original)
+    init._ryft_original = original
     return init
+
+
+# How a generated function passes each kind of parameter on.
+_PASSED: dict[Any, str] = {inspect.Parameter.VAR_POSITIONAL: "*{0}", inspect.Parameter.VAR_KEYWORD: "**{0}",
+           inspect.Parameter.KEYWORD_ONLY: "{0}={0}"}
+
+
+class _Name:
+    """A default value shown by name in a generated signature (its value is in the namespace under that name)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
 
 
 def _engine_types() -> set[type]:
@@ -485,6 +513,7 @@ def instrument_engine(engine: Any) -> Any:
     target = sync_engine(engine)
     dialect = target.dialect
     dialect.__dict__.pop(_EXCLUDED, None)
+    _excluded.discard(dialect)
     _wrap(dialect, target.url)
     _listen(target)
     _instrumented.add(target)
@@ -510,12 +539,13 @@ def uninstrument_engine(engine: Any) -> Any:
         _instrumented.discard(target)
     _unwrap(target.dialect)
     target.dialect.__dict__[_EXCLUDED] = True
+    _excluded.add(target.dialect)
     return engine
 
 
 def uninstrument_all() -> None:
-    """Remove every hook: ``Engine.__init__`` as it was, the pool listeners, and the wrappers of every dialect that
-    ``instrument()`` or ``instrument(engine)`` put in place."""
+    """Remove every hook: ``Engine.__init__`` as it was, the pool listeners, the wrappers of every dialect that
+    ``instrument()`` or ``instrument(engine)`` put in place, and the exclusions of ``uninstrument(engine)``."""
     with _wrapping:
         original = getattr(Engine.__init__, "_ryft_original", None)
         if original is not None:
@@ -527,3 +557,6 @@ def uninstrument_all() -> None:
     for dialect in list(_wrapped):
         _unwrap(dialect)
     _wrapped.clear()
+    for dialect in list(_excluded):
+        dialect.__dict__.pop(_EXCLUDED, None)
+    _excluded.clear()
