@@ -116,7 +116,7 @@ def test_replacement_scans_see_the_callers_variables(ingest: IngestServer) -> No
         conn = duckdb.connect()
         query = conn.sql("SELECT range AS x FROM range(4)")  # noqa: F841 - read by DuckDB, by name
         assert conn.execute("SELECT sum(x) FROM query").fetchall() == [(6,)]
-        assert conn.cursor().sql("SELECT count(*) FROM query").fetchall() == [(4,)]
+        assert conn.sql("SELECT count(*) FROM query").fetchall() == [(4,)]
         rel = duckdb.sql("SELECT 7 AS y")  # noqa: F841
         assert duckdb.execute("SELECT y FROM rel").fetchall() == [(7,)]
         args = 5  # noqa: F841
