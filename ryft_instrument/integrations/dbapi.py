@@ -27,12 +27,14 @@ where ``connection`` is what the user holds (proxy or subclass) and ``session`` 
 from __future__ import annotations
 
 import importlib
+import inspect
+import logging
 from time import perf_counter
 from typing import Any, Callable, Optional
 
 import wrapt
 
-from .. import recorder
+from .. import logs, recorder
 from ..bootstrap import TARGETS
 from ..context import make_context, search_path_head
 from ..logs import log
@@ -341,6 +343,12 @@ def instrument_connection(connection: Any, *, tags: Optional[list[str]] = None) 
         driver = _driver(type(connection).__module__)
         if driver is not None:
             return driver.wrap(connection, tags)
+        awaitable = inspect.isawaitable(connection)
+        if awaitable or not callable(getattr(connection, "cursor", None)):
+            logs.limited(logging.WARNING, "not_dbapi", "ryft_instrument: a %s.%s is not a DB-API connection (%s): "
+                         "left as it is, its statements are not recorded", type(connection).__module__,
+                         type(connection).__qualname__, "awaitable" if awaitable else "no cursor()")
+            return connection
         return ConnectionProxy(connection, {}, recorder_for(tags))
     except Exception:
         log.warning("ryft_instrument: could not instrument a %s connection", type(connection).__module__,
@@ -352,11 +360,16 @@ def instrument_dbapi(module: Any) -> Any:
     """Wrap ``module.connect`` (and the driver's other entry points) so that every new connection is recorded.
 
     Idempotent, and safe on a module that has just been imported (zero-code activation calls it from an import
-    hook). A module we do not know gets a generic wrapper around its ``connect``. Returns ``module``."""
+    hook). A module we do not know gets a generic wrapper around its ``connect``; one whose ``connect`` is a
+    coroutine function (asyncpg) is left alone, with a warning. Returns ``module``."""
     try:
         driver = _driver(module.__name__)
         if driver is not None:
             driver.patch(module)
+        elif inspect.iscoroutinefunction(getattr(module, "connect", None)):
+            log.warning("ryft_instrument: %s is not a DB-API module (its connect() is a coroutine function): left as "
+                        "it is; through SQLAlchemy's async engine, instrument(engine) records its statements",
+                        module.__name__)
         else:
             patch_function(module, "connect", _generic_connect)
     except Exception:
