@@ -402,6 +402,13 @@ def test_sitecustomize_mode_where_pth_files_are_not_processed(tmp_path: Path, se
     assert chained.stdout.split() == ["3", "ran"]
     assert sorted(server.queries()) == sorted(SQLITE_QUERIES)
 
+    # Without a sitecustomize of the application's own: nothing on stderr, statements recorded.
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(SITE_PACKAGES)])
+    alone = run(launcher("--sitecustomize", base, str(app), str(tmp_path / "c.sqlite")), env, tmp_path)
+    assert alone.stdout.split() == ["3", "None"]
+    assert "sitecustomize" not in alone.stderr, alone.stderr
+    assert len(server.records) == 2 * len(SQLITE_QUERIES)
+
 
 def test_launcher_environment() -> None:
     from ryft_instrument.launcher import SITECUSTOMIZE_DIR, environment

@@ -23,12 +23,14 @@ def _chain() -> None:
     Its errors reach ``site``, which reports them exactly as it would have."""
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != here]
-    del sys.modules[__name__]
+    this = sys.modules.pop(__name__)
     try:
         import sitecustomize  # noqa: F401 - the application's own
     except ImportError as exc:
         if exc.name != "sitecustomize":
             raise
+        # The import running this file reads its module back from sys.modules when the file ends.
+        sys.modules[__name__] = this
 
 
 _start()
