@@ -14,6 +14,8 @@ from typing import Any, Callable, Mapping, Optional
 from urllib.parse import urlsplit
 
 DEFAULT_URL = "https://ingest.ryft.io/ingest/push/queries"
+# The names RYFT_INSTRUMENT_DISABLED takes: the integrations the automatic switch turns on.
+INTEGRATIONS = ("sqlalchemy", "sqlite3", "psycopg", "psycopg2", "pymysql", "duckdb", "trino")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -102,7 +104,7 @@ def _number(var: str, raw: Any, *, low: float, high: float = float("inf"), integ
 
 
 def _positive(var: str, raw: Any) -> float:
-    value: float = _number(var, raw, low=0.0)
+    value: float = _number(var, raw, low=0.0, high=3600.0)
     if value <= 0:
         raise ConfigError("%s must be a positive number of seconds, got %r" % (var, raw))
     return value
@@ -158,21 +160,50 @@ def _token(var: str, raw: Any) -> Optional[str]:
     token = _text(var, raw)
     if token is not None and any(c.isspace() or ord(c) < 32 for c in token):
         raise ConfigError("%s contains whitespace or control characters; check how it was pasted" % var)
+    if token is not None and not (token.isascii() and token.isprintable()):
+        raise ConfigError("%s contains characters outside ASCII (a typographic quote, dash or ellipsis?); check how "
+                          "it was pasted" % var)
     return token
+
+
+def _integrations(var: str, raw: Any) -> frozenset[str]:
+    names = frozenset(name.lower() for name in _list(raw))
+    unknown = sorted(names - set(INTEGRATIONS))
+    if unknown:
+        raise ConfigError("%s names unknown integration(s) %s; known: %s" % (
+            var, ", ".join(unknown), ",".join(INTEGRATIONS)))
+    return names
+
+
+def _output(var: str, raw: Any) -> Optional[str]:
+    """A JSONL file we can append to (checked now, so that records are not lost later), or ``-`` for stderr."""
+    path = _text(var, raw)
+    if path is None or path == "-":
+        return path
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        problem = "it is a directory"
+    elif not os.path.isdir(directory):
+        problem = "directory %s does not exist" % directory
+    elif not os.access(path if os.path.exists(path) else directory, os.W_OK):
+        problem = "permission denied"
+    else:
+        return path
+    raise ConfigError("%s: cannot write %s: %s" % (var, path, problem))
 
 
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "ingest_token": _token,
     "ingest_url": _url,
     "instrument": _bool,
-    "output": _text,
+    "output": _output,
     "tags": lambda var, raw: _list(raw),
     "service": _text,
     "sample_rate": lambda var, raw: _number(var, raw, low=0.0, high=1.0),
     "max_query_length": lambda var, raw: _number(var, raw, low=64, integer=True),
     "min_duration_ms": lambda var, raw: _number(var, raw, low=0.0),
     "redact_literals": _bool,
-    "instrument_disabled": lambda var, raw: frozenset(s.lower() for s in _list(raw)),
+    "instrument_disabled": _integrations,
     "shutdown_timeout": lambda var, raw: _number(var, raw, low=0.0, high=3600.0),
     "compression": _compression,
     "batch_size": lambda var, raw: _number(var, raw, low=1, high=100000, integer=True),

@@ -16,7 +16,8 @@ COUNTER_NAMES = (
     "dropped_queue_full", "dropped_sampled", "dropped_min_duration", "dropped_no_destination",
     "dropped_rejected", "dropped_oversize", "dropped_token_refused", "dropped_shutdown", "dropped_fork",
     "dropped_send_failed", "dropped_before_send", "dropped_invalid", "dropped_redirect", "dropped_spool_full",
-    "dropped_spool_error", "dropped_spool_expired", "spool_corrupt", "before_send_errors", "internal_errors",
+    "dropped_spool_error", "dropped_spool_expired", "dropped_output_failed", "spool_corrupt", "before_send_errors",
+    "internal_errors",
 )
 
 _hot: dict[str, Any] = {}

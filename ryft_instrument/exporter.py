@@ -272,15 +272,20 @@ class Exporter:
         lines = self._serialise(events)
         if not lines:
             return
+        written = self.sink is not None
         if self.sink is not None:
             try:
                 self.sink.write(lines)
             except Exception as exc:
-                logs.limited(logging.WARNING, "sink", "ryft_instrument: cannot write %s: %s", self.sink.target, exc)
+                written = False
+                logs.notice(logging.WARNING, "sink", "ryft_instrument: cannot write %s (RYFT_OUTPUT): %s",
+                            self.sink.target, exc)
         if self.sends_to_api:
             self.deliver_serialised(lines, self._undeliverable)
-        elif self.sink is not None:
+        elif written:
             counters.add("sent", len(lines))
+        else:
+            self._lose("dropped_output_failed", len(lines), "")
 
     def deliver_serialised(self, lines: list[str], give_up: GiveUp) -> None:
         """Deliver records already serialised as JSON text, on the calling thread: bodies of at most 1 MiB, retried,

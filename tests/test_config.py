@@ -47,6 +47,13 @@ def test_environment_values_are_parsed() -> None:
         ("RYFT_INGEST_URL", "ftp://127.0.0.1/x", "RYFT_INGEST_URL must be an http(s) URL"),
         ("RYFT_REDACT_LITERALS", "maybe", "RYFT_REDACT_LITERALS must be 1/true or 0/false"),
         ("RYFT_COMPRESSION", "zstd", "RYFT_COMPRESSION must be 'gzip' or off"),
+        ("RYFT_FLUSH_INTERVAL", "inf", "RYFT_FLUSH_INTERVAL must be between 0 and 3600"),
+        ("RYFT_INGEST_TOKEN", "abc\u2026def", "RYFT_INGEST_TOKEN contains characters outside ASCII"),
+        ("RYFT_INGEST_TOKEN", "\u201cabcdef\u201d", "RYFT_INGEST_TOKEN contains characters outside ASCII"),
+        ("RYFT_INSTRUMENT_DISABLED", "sqlite,duckdb", "RYFT_INSTRUMENT_DISABLED names unknown integration(s) sqlite;"),
+        ("RYFT_OUTPUT", "/nonexistent-dir/out.jsonl", "RYFT_OUTPUT: cannot write /nonexistent-dir/out.jsonl: "
+                                                    "directory /nonexistent-dir does not exist"),
+        ("RYFT_OUTPUT", "/tmp", "RYFT_OUTPUT: cannot write /tmp: it is a directory"),
     ],
 )
 def test_bad_values_are_one_clear_error(variable: str, value: str, says: str) -> None:
@@ -113,3 +120,10 @@ def test_disabled_switches_everything_off(monkeypatch: pytest.MonkeyPatch, inges
     runtime.configure(disabled=False)
     assert ryft_instrument.flush(2)
     assert ingest.records == []
+
+
+def test_the_integration_names_are_the_automatic_switchs() -> None:
+    from ryft_instrument.bootstrap import TARGETS
+    from ryft_instrument.config import INTEGRATIONS
+
+    assert set(INTEGRATIONS) == set(TARGETS.values())

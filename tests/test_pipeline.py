@@ -200,6 +200,20 @@ def test_output_file_gets_jsonl(tmp_path: Path) -> None:
     assert (out.stat().st_mode & 0o777) == 0o600
 
 
+def test_output_that_cannot_be_written_is_counted_and_said(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A path checked at configuration time can still fail later (its directory removed): the records are counted
+    as dropped, ``flush`` says they were not delivered, and the warning names the variable."""
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    ryft_instrument.configure(output=str(folder / "records.jsonl"), flush_interval=0.05)
+    folder.rmdir()
+    _run(_engine(), "SELECT 1", "SELECT 2")
+    assert not ryft_instrument.flush(5)
+    stats = ryft_instrument.stats()
+    assert stats["dropped_output_failed"] == 2 and stats["sent"] == 0
+    assert "cannot write %s (RYFT_OUTPUT)" % (folder / "records.jsonl") in caplog.text
+
+
 def test_output_dash_goes_to_stderr(capfd: pytest.CaptureFixture[str]) -> None:
     ryft_instrument.configure(output="-", flush_interval=0.05)
     _run(_engine(), "SELECT 42")
