@@ -172,9 +172,10 @@ class RecordBuilder:
         return lines
 
     def _head(self, base: dict[str, Any], query: str) -> tuple[dict[str, Any], str]:
+        text = sql_text(query)
         head = '{"context":%s,"query":%s,"queryId":"' % (
-            self._fragment(self._context(base, classify_statement(query, None))),
-            encode_basestring(redact_literals(query) if self.redact else query))
+            self._fragment(self._context(base, classify_statement(text, None))),
+            encode_basestring(redact_literals(text) if self.redact else text))
         if len(self._heads) > 4096:
             self._heads.clear()
         found = self._heads[(query, id(base))] = (base, head)

@@ -197,11 +197,21 @@ def string_value(literal: str) -> str:
     return body
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def sql_text(query: object) -> str:
-    """A statement as text: ``str`` as it is, bytes decoded as UTF-8 (invalid bytes replaced), anything else
-    (a driver's composed-SQL object) through ``str``."""
+    """A statement as text that JSON can carry: ``str`` as it is, but for lone surrogates (a path decoded with
+    ``surrogateescape``), which become U+FFFD as invalid bytes do; bytes decoded as UTF-8 (invalid bytes
+    replaced); anything else (a driver's composed-SQL object) through ``str``."""
     if isinstance(query, str):
+        if query.isascii():
+            return query
+        try:
+            query.encode("utf-8")
+        except UnicodeEncodeError:
+            return _SURROGATE.sub("\ufffd", query)
         return query
     if isinstance(query, (bytes, bytearray, memoryview)):
         return bytes(query).decode("utf-8", "replace")
-    return str(query)
+    return sql_text(str(query))

@@ -172,8 +172,8 @@ class IngestServer:
         if headers.get("content-encoding") == "gzip":
             body = gzip.decompress(body)
         try:
-            payload = json.loads(body)
-        except ValueError as exc:
+            payload = json.loads(body.decode("utf-8"))  # strictly: json.loads(bytes) lets lone surrogates through
+        except ValueError as exc:  # UnicodeDecodeError included
             return 400, json.dumps({"error": "invalid JSON: %s" % exc}), 0
         records = payload if isinstance(payload, list) else [payload]
         problems = {i: validate_record(r) for i, r in enumerate(records)}

@@ -127,3 +127,14 @@ def test_replacement_scans_see_the_callers_variables(ingest: IngestServer) -> No
         ryft_instrument.uninstrument_dbapi(duckdb)
     queries = [(r["query"], r["queryState"]) for r in _records(ingest, 6)]
     assert ("SELECT sum(x) FROM query", "FINISHED") in queries and ("SELECT * FROM args", "FAILED") in queries
+
+
+def test_statement_objects_are_recorded_by_their_text(ingest: IngestServer) -> None:
+    conn = ryft_instrument.instrument_connection(duckdb.connect())
+    for statement in conn.extract_statements("CREATE TABLE s (a INT); INSERT INTO s VALUES (1); SELECT * FROM s"):
+        conn.execute(statement)
+    assert conn.fetchall() == [(1,)]
+    records = _records(ingest, 3)
+    assert [(r["query"].strip(" ;"), r["context"]["queryType"]) for r in records] == [
+        ("CREATE TABLE s (a INT)", "DATA_DEFINITION"), ("INSERT INTO s VALUES (1)", "INSERT"),
+        ("SELECT * FROM s", "SELECT")]

@@ -266,3 +266,24 @@ def test_psycopg2_sqlalchemy_on_an_instrumented_driver_records_once(ingest: Inge
     inserts = [q for q in queries if q.startswith("INSERT INTO ryft_pg2_once")]
     assert len(inserts) == 1 and "secret" not in repr(ingest.records)
     assert sum(q.startswith("SELECT count(*)") for q in queries) == 1
+
+
+def test_composed_sql_on_a_closed_connection_never_shows_its_repr(ingest: IngestServer, pg2: Any,
+                                                                  postgres_dsn: str) -> None:
+    """``sql.Composed`` is rendered with the connection; closed, psycopg2 cannot render it and psycopg 3 renders it
+    without one. The record never falls back on its ``repr`` (``Composed([SQL(...), Literal('value')])``)."""
+    from psycopg import sql as sql3
+    from psycopg2 import sql as sql2
+
+    cursor2 = pg2.cursor()
+    pg2.close()
+    with pytest.raises(psycopg2.InterfaceError):
+        cursor2.execute(sql2.SQL("SELECT {} WHERE {} /* pg2 */").format(sql2.Identifier("a"), sql2.Literal("secret")))
+    conn3 = ryft_instrument.instrument_connection(psycopg.connect(postgres_dsn))
+    cursor3 = conn3.cursor()
+    conn3.close()
+    with pytest.raises(psycopg.OperationalError):
+        cursor3.execute(sql3.SQL("SELECT {} /* pg3 */").format(sql3.Identifier("name")))
+    records = _records(ingest, 2)
+    assert [(r["query"], r["queryState"]) for r in records] == [
+        ("<unprintable Composed>", "FAILED"), ('SELECT "name" /* pg3 */', "FAILED")]

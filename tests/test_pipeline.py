@@ -165,6 +165,7 @@ def test_before_send_edits_drops_and_survives_errors(ingest: IngestServer) -> No
         (b"UPDATE t SET a = '\xff\xfe'", "UPDATE t SET a = '\ufffd\ufffd'", "UPDATE"),
         ("", "", None),
         ("  -- only a comment\n", "  -- only a comment\n", None),
+        ("SELECT '/data/caf\udce9.db'", "SELECT '/data/caf\ufffd.db'", "SELECT"),  # os.fsdecode of a Latin-1 name
     ],
 )
 def test_odd_statement_text_still_gives_a_valid_record(
@@ -198,6 +199,17 @@ def test_output_file_gets_jsonl(tmp_path: Path) -> None:
     assert [json.loads(line)["query"] for line in lines] == ["SELECT 1", "SELECT 2"]
     assert all(validate_record(json.loads(line)) == [] for line in lines)
     assert (out.stat().st_mode & 0o777) == 0o600
+
+
+def test_output_file_is_valid_utf8_whatever_the_statement_holds(tmp_path: Path) -> None:
+    out = tmp_path / "records.jsonl"
+    ryft_instrument.configure(output=str(out), flush_interval=0.05)
+    for _ in range(2):  # the second time from the exporter's cache of statement heads
+        recorder.record(CONTEXT, "SELECT 'caf\udce9'", time.perf_counter(), 0.001)
+    recorder.record(CONTEXT, "SELECT 'caf\udce9' /* failed */", time.perf_counter(), 0.001, ValueError("x"))
+    assert ryft_instrument.flush(5)
+    records = [json.loads(line) for line in out.read_bytes().decode("utf-8").splitlines()]  # strict UTF-8
+    assert [r["query"] for r in records] == ["SELECT 'caf\ufffd'"] * 2 + ["SELECT 'caf\ufffd' /* failed */"]
 
 
 def test_output_that_cannot_be_written_is_counted_and_said(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -84,16 +84,26 @@ def raw(obj: Any) -> Any:
 
 
 def query_text(query: Any, connection: Any) -> Any:
-    """The SQL text of ``query``: str and bytes as they are, a psycopg ``sql.Composed`` rendered. Never raises."""
+    """The SQL text of ``query``: str and bytes as they are, a psycopg ``sql.Composed`` rendered (without its
+    connection if that fails: psycopg 3 can), a DuckDB ``Statement``'s ``query``. Never raises, and never falls
+    back on the ``repr`` of a composed object, which shows its ``Literal`` values."""
     if isinstance(query, (str, bytes)):
         return query
     try:
-        return query.as_string(raw(connection))
-    except Exception:
-        try:
+        text = getattr(query, "query", None)
+        if isinstance(text, str):
+            return text
+        render = getattr(query, "as_string", None)
+        if render is None:
             return str(query)
-        except Exception:
-            return "<unprintable %s>" % type(query).__name__
+        for context in (raw(connection), None):
+            try:
+                return render(context)
+            except Exception:
+                pass
+    except Exception:
+        pass
+    return "<unprintable %s>" % type(query).__name__
 
 
 def timed(site: Site, method: Callable[..., Any], query: Any, args: Any, kwargs: Any, text: Any = None,
