@@ -291,12 +291,15 @@ class Exporter:
         """Deliver records already serialised as JSON text, on the calling thread: bodies of at most 1 MiB, retried,
         split on 400/413; what cannot go now is handed to ``give_up(lines, reason)``. ``ryft-instrument send``
         ships files through this, so a file gets the same delivery as live records."""
+        left = len(lines)
         for chunk in _chunks(lines, MAX_BODY_BYTES):
-            self._in_flight = len(chunk)
+            # This chunk and the ones after it: what a stop that gives up on a stuck request must count.
+            self._in_flight = left
             try:
                 self._deliver(chunk, give_up, replay=False)
             finally:
                 self._in_flight = 0
+            left -= len(chunk)
 
     def _serialise(self, events: list[tuple]) -> list[str]:
         before_send = self.config.before_send

@@ -29,11 +29,12 @@ def report():
     print(json.dumps(dict(ryft_instrument.stats(), exit_started=EXIT[0])), flush=True)
 
 EXIT = [0.0]
+PAD = " /* %s */" % ("x" * int(sys.argv[3])) if int(sys.argv[3]) else ""
 atexit.register(report)
 engine = ryft_instrument.instrument(sa.create_engine("sqlite://"))
 with engine.connect() as conn:
     for i in range(int(sys.argv[1])):
-        conn.exec_driver_sql("SELECT %d AS exit_test" % i).fetchall()
+        conn.exec_driver_sql("SELECT %d AS exit_test" % i + PAD).fetchall()
         if i == 0:
             time.sleep(float(sys.argv[2]))
     time.sleep(float(sys.argv[2]))
@@ -41,9 +42,10 @@ EXIT[0] = time.time()
 """
 
 
-def run(server: IngestServer, count: int, pause: float = 0.0, **env: str) -> tuple[dict, float]:
-    """Run the script; returns its final stats and how long its exit took (from its last line to its end)."""
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(count), str(pause)], env=server.env(**env),
+def run(server: IngestServer, count: int, pause: float = 0.0, pad: int = 0, **env: str) -> tuple[dict, float]:
+    """Run the script (statements ``pad`` characters longer); returns its final stats and how long its exit took
+    (from its last line to its end)."""
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(count), str(pause), str(pad)], env=server.env(**env),
                           capture_output=True, text=True, timeout=60)
     ended = time.time()
     assert proc.returncode == 0, proc.stderr
@@ -74,6 +76,16 @@ def test_exit_is_bounded_when_the_endpoint_accepts_and_never_answers(stuck: bool
     assert took < 1.0 + 0.6, "exit took %.2f s" % took
     assert stats["sent"] == (0 if stuck else 500)
     assert stats["dropped_shutdown"] == 2000 - stats["sent"]
+
+
+def test_a_stuck_request_at_exit_counts_the_rest_of_its_batch_too() -> None:
+    """Records of ~20 KB: a batch of 100 goes out as several bodies of at most 1 MiB. When the first hangs past the
+    exit deadline, the bodies after it die with it, and all are counted."""
+    with IngestServer() as server:
+        server.outage(Reply(hang=60))
+        stats, took = run(server, 100, 0.0, pad=20000, RYFT_SHUTDOWN_TIMEOUT="1.0", RYFT_FLUSH_INTERVAL="30")
+    assert took < 1.0 + 0.6, "exit took %.2f s" % took
+    assert stats["recorded"] == 100 and stats["sent"] == 0 and stats["dropped_shutdown"] == 100
 
 
 def test_exit_during_an_outage_spools_and_the_next_process_delivers(tmp_path: Path) -> None:
