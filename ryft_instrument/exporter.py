@@ -209,6 +209,12 @@ class Exporter:
             transport.close()
         return not recorder.buffer and self._losses == losses
 
+    def cancel(self) -> None:
+        """Stop trying now (``ryft-instrument send`` on Ctrl-C): backoffs and retries end, and the lines being
+        delivered go to their ``give_up`` as "shutdown". A request already running ends by its own timeouts."""
+        self._deadline = time.monotonic()
+        self._wake.set()
+
     def _give_up(self) -> None:
         """At the end of a shutdown, whatever is still queued goes to the spool, or is dropped and counted."""
         events: list[tuple] = []

@@ -81,6 +81,8 @@ class _Sender:
         self.cancelled = False
         self.not_sent = 0
         self.unsent: list[str] = []  # what could not be delivered now: bounded by the batches in flight
+        self.current: Optional[list[str]] = None  # the batch being delivered
+        self.maybe_twice = 0  # records kept in ``unsent`` while a request carrying them had not ended
         self._queue: queue.Queue[Optional[list[str]]] = queue.Queue(maxsize=_AHEAD)
         self._thread = threading.Thread(target=self._run, name="ryft-instrument-send", daemon=True)
         self._thread.start()
@@ -105,6 +107,31 @@ class _Sender:
         self._thread.join(timeout)
         return self.why()
 
+    def cancel(self, timeout: float) -> None:
+        """Ctrl-C: retries and backoffs end now, and what was not delivered is collected. A request still running
+        after ``timeout`` seconds (a hanging endpoint) is left to die with the process; its records are kept too,
+        though they may have arrived (``maybe_twice``)."""
+        self.cancelled = True
+        self.exporter.cancel()
+        self._keep(self.batch, "")
+        self.batch = []
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            pass
+        self._thread.join(timeout)
+        while True:
+            try:
+                batch = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if batch is not None:
+                self._keep(batch, "")
+        current = self.current
+        if self._thread.is_alive() and current is not None:
+            self._keep(current, "")
+            self.maybe_twice = len(current)
+
     def _run(self) -> None:
         while True:
             batch = self._queue.get()
@@ -112,15 +139,20 @@ class _Sender:
                 return
             if self.stopped is None and not self.cancelled:
                 # The exporter's own delivery of serialised records: chunking, retries, Retry-After, splitting.
-                self.exporter.deliver_serialised(batch, self._give_up)
+                self.current = batch
+                self.exporter.deliver_serialised(batch, self._keep)
+                self.current = None
             else:
-                self.not_sent += len(batch)
-                self.unsent.extend(batch)
+                self._keep(batch, "")
+            if self.cancelled and self._queue.empty():
+                return  # cancel() may have found the queue full and put no end marker
 
-    def _give_up(self, lines: list[str], reason: str) -> None:
+    def _keep(self, lines: list[str], reason: str) -> None:
+        """Lines not delivered (``reason``: why the exporter gave them up, which stops the sending)."""
         self.not_sent += len(lines)
         self.unsent.extend(lines)
-        self.stopped = self.stopped or reason
+        if reason:
+            self.stopped = self.stopped or reason
 
     @staticmethod
     def delivered() -> int:
@@ -218,8 +250,7 @@ def send_file(path: str, *, dry_run: bool = False, progress: str = "auto") -> in
         except KeyboardInterrupt:
             tally.stopped_at, tally.stopped_why = tally.lines, "interrupted"
             if sender is not None:
-                sender.cancelled = True
-                sender.finish(timeout=2.0)
+                sender.cancel(timeout=2.0)
         if sender is not None and (sender.unsent or tally.stopped_at is not None):
             # Standard input is not read on: it may be a pipe that never ends.
             tally.unsent = _keep_unsent(path, sender.unsent, None if stream is sys.stdin.buffer else stream)
@@ -300,6 +331,9 @@ def _summary(name: str, tally: Tally, sender: Optional[_Sender], config: Config,
         if kept.not_read:
             what += " and %s lines not read" % _n(kept.not_read)
         print("kept %s in %s: `%s %s` sends them, and only them" % (what, kept.path, PROG, kept.path))
+        if sender.maybe_twice:
+            print("(%s of them were in a request that had not ended: if it was accepted, they arrive twice)"
+                  % _n(sender.maybe_twice))
     return 1 if missing > 0 or tally.invalid else 0
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Optional
@@ -274,6 +276,39 @@ def test_send_keeps_what_it_could_not_send_for_a_second_run(tmp_path: Path) -> N
     assert len(ids) == len(set(ids)) == 1500  # every record once: none lost, none twice
     assert set(ids) == {r["queryId"] for r in records}
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["r.jsonl", kept.name])
+
+
+@pytest.mark.parametrize("outage", ["503", "hang"])
+def test_send_stops_at_once_on_ctrl_c_and_keeps_the_rest(tmp_path: Path, outage: str) -> None:
+    """Ctrl-C while the endpoint fails (503 after 503, or a request that never ends): the command ends within
+    seconds, not after its retries, and what was not delivered is kept for a second run."""
+    records = [record(i) for i in range(3000)]
+    path = write_jsonl(tmp_path / "r.jsonl", records)
+    with IngestServer(TOKEN) as server:
+        server.fail_next(Reply(200))
+        server.outage(Reply(503) if outage == "503" else Reply(hang=60))
+        proc = subprocess.Popen([sys.executable, "-m", "ryft_instrument.cli", "send", str(path)],
+                                env=dict(os.environ, **sending(server)), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        while not server.requests:  # the first batch is in; the next request meets the outage
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.02)
+        time.sleep(1.0)
+        interrupted = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - interrupted
+        assert proc.returncode == 1, out + err
+        assert took < 3.0, "send went on for %.1f s after Ctrl-C" % took
+        assert "Traceback" not in err and "interrupted" in err
+        (kept,) = tmp_path.glob("r.unsent-*.jsonl")
+        assert len(server.records) + len(kept.read_text().splitlines()) == 3000
+        if outage == "hang":
+            assert "if it was accepted, they arrive twice" in out
+        server.recover()
+        again = run("send", str(kept), env=sending(server))
+        assert again.returncode == 0, again.stdout + again.stderr
+    assert {r["queryId"] for r in server.records} == {r["queryId"] for r in records}
 
 
 def test_send_needs_a_token_unless_dry_run(tmp_path: Path) -> None:
