@@ -204,6 +204,7 @@ class Exporter:
             thread.join(max(0.0, self._deadline - self._reserve - time.monotonic()))
         if thread is None or not thread.is_alive():
             self.drain()
+            self._replay(closing=True)
         self._give_up()
         for transport in list(self._transports.values()):
             transport.close()
@@ -507,17 +508,22 @@ class Exporter:
 
     # -- the spool -------------------------------------------------------------------------------------------
 
-    def _replay(self) -> None:
+    def _replay(self, closing: bool = False) -> None:
         """Send spooled files while the endpoint answers, oldest first; the live queue gets its turn every
-        ``REPLAY_SLICE`` seconds or whenever a batch is waiting."""
+        ``REPLAY_SLICE`` seconds or whenever a batch is waiting. ``closing``: from ``stop()``, once the live queue
+        went out without a failure, for the time left before the deadline, so that a process too short-lived for
+        the worker's first round (a cron job, a CLI) still replays what earlier ones spooled."""
         spool = self.spool
-        if spool is None or self._stopping:
+        if spool is None or (self._stopping and not closing):
+            return
+        if closing and (recorder.buffer or self._failures or self._deadline is None or self._past_deadline()):
             return
         now = time.monotonic()
         if now < max(self._next_replay, self._paused_until, self._auth_until):
             return
-        until = now + REPLAY_SLICE
-        while time.monotonic() < until and len(recorder.buffer) < self.config.batch_size and not self._stopping:
+        until = self._deadline - self._reserve if closing and self._deadline is not None else now + REPLAY_SLICE
+        while (time.monotonic() < until and len(recorder.buffer) < self.config.batch_size
+               and (closing or not self._stopping)):
             claim = spool.claim()
             if claim is None:
                 self._next_replay = time.monotonic() + REPLAY_INTERVAL
