@@ -156,6 +156,59 @@ def test_a_users_factories_are_kept(ingest: IngestServer, connect: Callable[[], 
     assert [r["query"] for r in _records(ingest, 2)] == ["SELECT 1", "SELECT 2"]
 
 
+class _Cursor(sqlite3.Cursor):
+    pass
+
+
+class _DefaultCursor(sqlite3.Connection):
+    """Cursors are ``_Cursor`` unless asked otherwise."""
+
+    def cursor(self, factory: Any = _Cursor) -> Any:  # type: ignore[override]
+        return super().cursor(factory)
+
+
+class _NoArgumentCursor(sqlite3.Connection):
+    def cursor(self) -> Any:  # type: ignore[override]
+        return super().cursor(_Cursor)
+
+
+class _LoggingExecute(sqlite3.Connection):
+    logged: list[str] = []
+
+    def execute(self, sql: str, *args: Any) -> Any:  # type: ignore[override]
+        self.logged.append(sql)
+        return super().execute(sql, *args)
+
+
+@pytest.mark.parametrize("how", ["instrument_dbapi", "instrument_connection"])
+def test_a_users_connection_class_keeps_its_own_methods(ingest: IngestServer, how: str) -> None:
+    """A ``factory=`` class with its own ``cursor()`` (another default cursor type, another signature) or
+    ``execute()``: they run as without us, and what they run is recorded."""
+
+    def connect(factory: type) -> Any:
+        if how == "instrument_connection":
+            return ryft_instrument.instrument_connection(sqlite3.connect(":memory:", factory=factory))
+        ryft_instrument.instrument_dbapi(sqlite3)
+        try:
+            return sqlite3.connect(":memory:", factory=factory)
+        finally:
+            ryft_instrument.uninstrument_dbapi(sqlite3)
+
+    default = connect(_DefaultCursor)
+    assert isinstance(default, _DefaultCursor)
+    cursor = default.cursor()
+    assert isinstance(cursor, _Cursor) and cursor.execute("SELECT 'default cursor'").fetchone() == ("default cursor",)
+    no_argument = connect(_NoArgumentCursor)
+    assert isinstance(no_argument.cursor(), _Cursor)
+    assert no_argument.execute("SELECT 'no argument'").fetchone() == ("no argument",)
+    _LoggingExecute.logged.clear()
+    logging_execute = connect(_LoggingExecute)
+    assert logging_execute.execute("SELECT 'logged'").fetchone() == ("logged",)
+    assert _LoggingExecute.logged == ["SELECT 'logged'"]
+    assert [r["query"] for r in _records(ingest, 3)] == [
+        "SELECT 'default cursor'", "SELECT 'no argument'", "SELECT 'logged'"]
+
+
 def test_instrument_dbapi_is_idempotent_and_reversible(ingest: IngestServer) -> None:
     original = sqlite3.connect
     ryft_instrument.instrument_dbapi(sqlite3)

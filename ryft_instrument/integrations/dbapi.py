@@ -350,7 +350,9 @@ def instrument_connection(connection: Any, *, tags: Optional[list[str]] = None) 
     if is_instrumented(connection):
         return connection
     try:
-        driver = _driver(type(connection).__module__)
+        # The class's own module, or a base class's: an application's subclass of a driver's connection class.
+        driver = next((found for found in (_driver(getattr(kind, "__module__", None) or "")
+                                           for kind in type(connection).__mro__) if found is not None), None)
         if driver is not None:
             return driver.wrap(connection, tags)
         awaitable = inspect.isawaitable(connection)

@@ -1,7 +1,11 @@
 """sqlite3 (and ``sqlite3.dbapi2``): real subclasses of ``sqlite3.Cursor`` (``cursor(factory)``) and, through
 ``connect(factory=)``, of ``sqlite3.Connection``; ``instrument_connection`` on an existing connection gives a wrapt
 proxy whose cursors are the same real subclasses. Recorded: ``cursor.execute/executemany/executescript`` and the
-connection shortcuts ``execute/executemany/executescript`` (PRIOR_ART 11). ``backup`` accepts a proxy as target."""
+connection shortcuts ``execute/executemany/executescript`` (PRIOR_ART 11). ``backup`` accepts a proxy as target.
+
+An application's own connection class (``connect(factory=MyConnection)``) keeps its methods: the recording class
+goes below it in the MRO, so its ``cursor()`` (with its own default cursor type) and ``execute()`` run and reach
+ours through ``super()``. ``instrument_connection`` on one of its connections moves the object to that class."""
 
 from __future__ import annotations
 
@@ -89,7 +93,29 @@ def _connection_namespace(base: type) -> dict[str, Any]:
             "executemany": SqliteConnection.executemany, "executescript": SqliteConnection.executescript}
 
 
+_classes: dict[type, type] = {}
+
+
+def _connection_class(factory: type) -> type:
+    """The recording connection class for ``connect(factory=factory)`` (see the module docstring)."""
+    recording = recording_subclass(sqlite3.Connection, "sqlite3", _connection_namespace)
+    if factory is sqlite3.Connection or issubclass(factory, recording):
+        return recording if factory is sqlite3.Connection else factory
+    found = _classes.get(factory)
+    if found is None:
+        found = _classes[factory] = type(factory.__name__, (factory, recording), {
+            "__module__": factory.__module__, "__qualname__": factory.__qualname__, "__doc__": factory.__doc__})
+    return found
+
+
 def wrap(connection: Any, tags: Optional[list[str]]) -> Any:
+    if type(connection) is not sqlite3.Connection:
+        try:  # an application's own connection class: the object moves to its recording class, methods and all
+            connection.__class__ = _connection_class(type(connection))
+            connection._self_site = (CONTEXT, recorder_for(tags), id(connection), connection)
+            return connection
+        except TypeError:
+            pass
     return SqliteConnection(connection, CONTEXT, recorder_for(tags))
 
 
@@ -97,10 +123,9 @@ def _connect(connect: Callable[..., Any]) -> Callable[..., Any]:
     def connect_instrumented(*args: Any, **kwargs: Any) -> Any:
         # ``factory`` is the 6th positional parameter of sqlite3.connect.
         if len(args) > 5:
-            args = (*args[:5], recording_subclass(args[5], "sqlite3", _connection_namespace), *args[6:])
+            args = (*args[:5], _connection_class(args[5]), *args[6:])
         else:
-            factory = kwargs.get("factory") or sqlite3.Connection
-            kwargs["factory"] = recording_subclass(factory, "sqlite3", _connection_namespace)
+            kwargs["factory"] = _connection_class(kwargs.get("factory") or sqlite3.Connection)
         connection = connect(*args, **kwargs)
         connection._self_site = (CONTEXT, recorder_for(None), id(connection), connection)
         return connection
