@@ -76,3 +76,23 @@ def test_pymysql_sqlalchemy_on_an_instrumented_driver_records_once(ingest: Inges
     assert queries.count("SELECT %(x)s + 1") == 3
     others = [q for q in queries if q != "SELECT %(x)s + 1"]
     assert len(others) == len(set(others))  # SQLAlchemy's own first statements, once each
+
+
+@pytest.mark.parametrize("how", ["instrument_connection", "instrument_dbapi"])
+def test_cursor_connection_is_the_instrumented_one(ingest: IngestServer, mariadb_kwargs: dict[str, Any],
+                                                   how: str) -> None:
+    if how == "instrument_connection":
+        conn = ryft_instrument.instrument_connection(pymysql.connect(**mariadb_kwargs))
+    else:
+        ryft_instrument.instrument_dbapi(pymysql)
+        try:
+            conn = pymysql.connect(**mariadb_kwargs)
+        finally:
+            ryft_instrument.uninstrument_dbapi(pymysql)
+    with conn:
+        cursor = conn.cursor()
+        assert cursor.connection is conn
+        with cursor.connection.cursor() as other:
+            other.execute("SELECT 'through cursor.connection'")
+    assert ryft_instrument.flush(5)
+    assert [r["query"] for r in ingest.wait_for(1)] == ["SELECT 'through cursor.connection'"]

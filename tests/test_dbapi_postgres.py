@@ -287,3 +287,17 @@ def test_composed_sql_on_a_closed_connection_never_shows_its_repr(ingest: Ingest
     records = _records(ingest, 2)
     assert [(r["query"], r["queryState"]) for r in records] == [
         ("<unprintable Composed>", "FAILED"), ('SELECT "name" /* pg3 */', "FAILED")]
+
+
+def test_cursor_connection_is_the_instrumented_one(ingest: IngestServer, pg2: Any, postgres_dsn: str) -> None:
+    """PEP 249's ``cursor.connection`` gives the connection the application holds, so statements run through it
+    are recorded too."""
+    conn3 = ryft_instrument.instrument_connection(psycopg.connect(postgres_dsn))
+    for conn in (pg2, conn3):
+        cursor = conn.cursor()
+        assert cursor.connection is conn
+        with cursor.connection.cursor() as other:
+            other.execute("SELECT 'through cursor.connection'")
+            assert other.fetchone() == ("through cursor.connection",)
+    conn3.close()
+    assert [r["query"] for r in _records(ingest, 2)] == ["SELECT 'through cursor.connection'"] * 2

@@ -83,6 +83,13 @@ def raw(obj: Any) -> Any:
     return obj.__wrapped__ if isinstance(obj, (ConnectionProxy, CursorProxy)) else obj
 
 
+def held_connection(site: Site, inner: Any) -> Any:
+    """PEP 249's ``cursor.connection`` as the application knows it: the instrumented connection it holds when
+    ``inner``, the driver's answer, is the one inside it (statements run through it are then recorded too)."""
+    held = site[3]
+    return held if held is not inner and raw(held) is inner else inner
+
+
 def query_text(query: Any, connection: Any) -> Any:
     """The SQL text of ``query``: str and bytes as they are, a psycopg ``sql.Composed`` rendered (without its
     connection if that fails: psycopg 3 can), a DuckDB ``Statement``'s ``query``. Never raises, and never falls
@@ -176,6 +183,10 @@ class CursorProxy(wrapt.ObjectProxy):
     @property
     def description(self) -> Any:
         return self.__wrapped__.description
+
+    @property
+    def connection(self) -> Any:
+        return held_connection(self._self_site, self.__wrapped__.connection)
 
     # Protocols wrapt 2's BaseObjectProxy does not forward, or forwards to the raw object (PRIOR_ART 9, 10).
     def __iter__(self) -> Any:

@@ -25,6 +25,7 @@ from .dbapi import (
     Site,
     Unrecorded,
     cursor_methods,
+    held_connection,
     patch_function,
     postgres_context,
     raw,
@@ -70,8 +71,13 @@ def _cursor_namespace(base: type) -> dict[str, Any]:
         return timed(self._self_site, lambda _table: copy_to(self, file, table, *args, **kwargs), table, (), {},
                      "COPY %s TO stdout" % table)
 
+    connection = base.connection  # type: ignore[attr-defined]
+
+    def connection_held(self: Any) -> Any:
+        return held_connection(self._self_site, connection.__get__(self))
+
     namespace.update(callproc=callproc_recorded, copy_expert=copy_expert_recorded, copy_from=copy_from_recorded,
-                     copy_to=copy_to_recorded)
+                     copy_to=copy_to_recorded, connection=property(connection_held))
     return namespace
 
 
