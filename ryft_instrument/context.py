@@ -19,11 +19,13 @@ def user_agent(parts: Iterable[tuple[str, Optional[str]]]) -> str:
 
 
 def module_version(module_name: str) -> Optional[str]:
-    """A module's ``__version__`` without importing anything new, or None."""
+    """A module's version without importing anything new, or None. PyMySQL's own is ``VERSION_STRING``: its
+    ``__version__`` is the mysqlclient version it pretends to be."""
     import sys
 
     module = sys.modules.get(module_name.split(".")[0])
-    version = getattr(module, "__version__", None) or getattr(module, "version", None)
+    version = (getattr(module, "VERSION_STRING", None) or getattr(module, "__version__", None)
+               or getattr(module, "version", None))
     return str(version) if isinstance(version, (str, int, float)) else None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +102,13 @@ def test_duckdb_engine_over_an_instrumented_driver_records_once(ingest: IngestSe
             ("INSERT INTO t VALUES (?) /* dde */", "FINISHED"),
             ("SELECT nope /* dde */", "FAILED"),
             ("SELECT 'direct' /* dde */", "FINISHED")])
-    engine_agents = {r["context"]["userAgent"] for r in records if "direct" not in r["query"]}
-    assert len(engine_agents) == 1 and "sqlalchemy/" in engine_agents.pop()
+    engine_contexts = {json.dumps(r["context"], sort_keys=True) for r in records
+                       if "direct" not in r["query"] and r["context"]["queryType"] == "SELECT"}
+    assert len(engine_contexts) == 1
+    context = json.loads(engine_contexts.pop())
+    # DuckDB is the driver and the server (duckdb_engine's dialect reports the PostgreSQL version it mimics).
+    assert context["catalog"] == "memory" and context["serverVersion"] == duckdb.__version__
+    assert " duckdb/%s sqlalchemy/" % duckdb.__version__ in context["userAgent"]
     # The dialect's own first statement (on first_connect, before any connect listener) is recorded once too.
     assert [q for q in ingest.queries() if q == "select current_schema()"] == ["select current_schema()"]
 

@@ -56,7 +56,7 @@ def test_pymysql_statements_and_context(ingest: IngestServer, mariadb_kwargs: di
     context = records[0]["context"]
     assert (context["catalog"], context["schema"], context["user"]) == ("test", "test", "root")
     assert context["serverVersion"][0].isdigit() and not context["serverVersion"].startswith("5.5.5-")
-    assert " pymysql/" in context["userAgent"]
+    assert " pymysql/%s " % pymysql.VERSION_STRING in context["userAgent"]  # not __version__, mysqlclient's
 
 
 def test_pymysql_sqlalchemy_on_an_instrumented_driver_records_once(ingest: IngestServer,

@@ -28,19 +28,22 @@ _AGENT = user_agent([("duckdb", duckdb.__version__)])
 _STATEMENTS = ("execute", "executemany", "sql", "query", "from_query")
 
 
-def context_for(database: Any = None) -> dict[str, str]:
-    """The catalog is DuckDB's name for the database: ``memory`` in memory, else the file's stem; unknown for a
+def catalog_for(database: Any) -> Optional[str]:
+    """DuckDB's name for the database: ``memory`` in memory, else the file's stem; unknown (None) for a
     connection made elsewhere (asking DuckDB would be a query)."""
-    catalog = None
     if isinstance(database, (str, os.PathLike)):
         path = os.fspath(database)
         if path in ("", ":memory:"):
-            catalog = "memory"
-        elif path.startswith(":memory:"):
-            catalog = path[len(":memory:"):]
-        elif ":" not in path:
-            catalog = os.path.splitext(os.path.basename(path))[0]
-    return make_context(catalog=catalog, serverVersion=duckdb.__version__, userAgent=_AGENT)
+            return "memory"
+        if path.startswith(":memory:"):
+            return path[len(":memory:"):]
+        if ":" not in path:
+            return os.path.splitext(os.path.basename(path))[0]
+    return None
+
+
+def context_for(database: Any = None) -> dict[str, str]:
+    return make_context(catalog=catalog_for(database), serverVersion=duckdb.__version__, userAgent=_AGENT)
 
 
 _DEFAULT = context_for(":memory:")

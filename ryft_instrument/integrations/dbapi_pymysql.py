@@ -8,10 +8,10 @@ from typing import Any, Optional
 
 import pymysql
 
-from ..context import make_context, user_agent
+from ..context import make_context, module_version, user_agent
 from .dbapi import ConnectionProxy, CursorProxy, connect_wrapper, patch_function, recorder_for, timed, unpatch_function
 
-_AGENT = user_agent([("pymysql", pymysql.__version__)])
+_AGENT = user_agent([("pymysql", module_version("pymysql"))])
 
 
 def _text(value: Any) -> Any:

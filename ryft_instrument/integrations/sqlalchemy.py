@@ -107,12 +107,19 @@ def build_context(dialect: Any, url: Any) -> dict[str, str]:
     dbapi = getattr(dialect, "loaded_dbapi", None) or getattr(dialect, "dbapi", None)
     driver = getattr(dialect, "driver", None) or name
     driver_version = getattr(dbapi, "sqlite_version", None) if driver == "pysqlite" else None
+    server_version = None
+    if name == "duckdb":
+        # duckdb_engine: the driver is DuckDB itself, embedded (its dialect reports a PostgreSQL version it mimics).
+        from .dbapi_duckdb import catalog_for
+
+        catalog, driver = catalog_for(database or ":memory:"), "duckdb"
+        driver_version = server_version = module_version("duckdb")
     driver_version = driver_version or _driver_version(driver, dbapi)
     return make_context(
         catalog=catalog,
         schema=schema,
         user=url.username,
-        serverVersion=_server_version(name, dialect, url),
+        serverVersion=server_version or _server_version(name, dialect, url),
         userAgent=user_agent([(driver, driver_version), ("sqlalchemy", _SQLALCHEMY.partition("/")[2])]),
     )
 
