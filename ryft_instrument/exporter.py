@@ -195,6 +195,7 @@ class Exporter:
         the time (at most 0.5 s) is kept to write whatever is still queued to the spool."""
         timeout = max(0.0, timeout)
         losses = self._losses
+        dropped = counters.value("dropped_shutdown")
         self._reserve = min(0.5, timeout / 4) if self.spool is not None else 0.0
         self._deadline = time.monotonic() + timeout
         self._stopping = True
@@ -206,6 +207,10 @@ class Exporter:
             self.drain()
             self._replay(closing=True)
         self._give_up()
+        lost = counters.value("dropped_shutdown") - dropped
+        if lost:  # in the last requests (cut short by the deadline) or still queued
+            logs.limited(logging.WARNING, "shutdown", "ryft_instrument: %d records not delivered before exit "
+                         "(dropped_shutdown in stats())", lost)
         for transport in list(self._transports.values()):
             transport.close()
         return not recorder.buffer and self._losses == losses
@@ -229,7 +234,6 @@ class Exporter:
             else:
                 events.append(item)
         recorder.released(events)
-        before = counters.value("dropped_shutdown")
         if self.running and self._in_flight:
             # The worker is stuck in a request the deadline cut short: its batch dies with the process.
             self._abandoned = True
@@ -237,10 +241,6 @@ class Exporter:
         if events:
             counters.add("recorded", len(events))
             self._undeliverable(self._serialise(events), "shutdown")
-        lost = counters.value("dropped_shutdown") - before
-        if lost:
-            logs.limited(logging.WARNING, "shutdown", "ryft_instrument: %d records not delivered before exit "
-                         "(dropped_shutdown in stats())", lost)
 
     # -- draining --------------------------------------------------------------------------------------------
 

@@ -130,3 +130,15 @@ recorder.record(make_context(), "SELECT 'before'", time.perf_counter(), 0.001)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert "ryft-instrument-exporter" not in proc.stdout.split("threads", 1)[1]
     assert server.queries() == ["SELECT 'before'"]
+
+
+@pytest.mark.parametrize("outage", ["503", "hang"])
+def test_records_lost_at_exit_are_one_warning_whatever_the_outage(outage: str) -> None:
+    code = ("import logging, sqlite3\nlogging.basicConfig()\nconnection = sqlite3.connect(':memory:')\n"
+            "for i in range(10):\n    connection.execute('SELECT %d' % i)\n")
+    with IngestServer() as server:
+        server.outage(Reply(503) if outage == "503" else Reply(hang=60))
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                              env=server.env(RYFT_INSTRUMENT="1", RYFT_SHUTDOWN_TIMEOUT="1.0"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("10 records not delivered before exit (dropped_shutdown in stats())") == 1, proc.stderr
