@@ -2,6 +2,9 @@
 
 The public API (SPEC §7). Importing this package is cheap: it loads nothing heavy (no SQLAlchemy, wrapt or
 requests) until a function below needs it, so the zero-code bootstrap can import it at interpreter start.
+
+PYTEST_DONT_REWRITE: under ``RYFT_INSTRUMENT=1`` this package is imported before pytest starts, and pytest would
+warn, at every run, that it cannot rewrite the asserts of a plugin's package already imported (the plugin has none).
 """
 
 from __future__ import annotations

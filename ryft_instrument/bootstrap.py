@@ -12,6 +12,10 @@ The configuration is read and checked when the first target is imported, not at 
 runs uninstrumented. ``RYFT_DISABLED`` removes them the same way.
 
 ``.pth`` files can run twice per start inside a venv (CPython #75723): ``start()`` is idempotent.
+
+``watch(callback)`` puts in the same finder for ``pytest --ryft`` and its fixtures, whatever ``RYFT_INSTRUMENT``
+says: ``callback(name, module)`` hears each target as it finishes importing, so a connection a test module, a
+fixture or a conftest opens right after importing its driver is instrumented.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import ModuleType
-    from typing import Any, Optional
+    from typing import Any, Callable, Optional
 
 # The module whose import we wait for → the integration's name in RYFT_INSTRUMENT_DISABLED. SQLAlchemy is hooked
 # once the top-level package has finished importing (it imports ``sqlalchemy.engine`` on the way), so that the
@@ -38,6 +42,9 @@ TARGETS = {
     "trino.dbapi": "trino",
 }
 
+# Module name → driver name of every module ``instrument_dbapi`` knows: the targets less SQLAlchemy.
+DRIVERS = {module: name for module, name in TARGETS.items() if name != "sqlalchemy"}
+
 # A target inside a package (trino.dbapi) can finish importing while its package is still initialising (trino's
 # __init__ imports dbapi): its integration, which reads the package, then waits for the package to finish.
 _WATCHED = frozenset(TARGETS) | {name.rpartition(".")[0] for name in TARGETS if "." in name}
@@ -46,6 +53,8 @@ _WATCHED = frozenset(TARGETS) | {name.rpartition(".")[0] for name in TARGETS if 
 _OFF = ("", "0", "false", "no", "off")
 
 _finder: Optional[_Finder] = None
+_zero_code = False
+_watchers: list[Callable[[str, ModuleType], None]] = []
 
 
 def _switched_on() -> bool:
@@ -55,15 +64,43 @@ def _switched_on() -> bool:
 
 def start() -> None:
     """Install the post-import hooks and instrument the target modules already imported. Cheap and idempotent."""
-    global _finder
-    if _finder is not None or not _switched_on():
+    global _zero_code
+    if _zero_code or not _switched_on():
         return
-    _finder = _Finder()
-    sys.meta_path.insert(0, _finder)
+    _zero_code = True
+    _install()
     for name in TARGETS:
         module = sys.modules.get(name)
         if module is not None and not _initializing(name.rpartition(".")[0]):
             _instrument(name, module)
+
+
+def watch(callback: Callable[[str, ModuleType], None]) -> None:
+    """Call ``callback(name, module)`` whenever a target module finishes importing, from now on."""
+    if callback not in _watchers:
+        _watchers.append(callback)
+    _install()
+
+
+def unwatch(callback: Callable[[str, ModuleType], None]) -> None:
+    if callback in _watchers:
+        _watchers.remove(callback)
+    if not _watchers and not _zero_code:
+        _uninstall()
+
+
+def _install() -> None:
+    global _finder
+    if _finder is None:
+        _finder = _Finder()
+    if _finder not in sys.meta_path:
+        sys.meta_path.insert(0, _finder)
+
+
+def _uninstall() -> None:
+    finder = _finder
+    if finder is not None and finder in sys.meta_path:
+        sys.meta_path.remove(finder)
 
 
 def _initializing(package: str) -> bool:
@@ -76,19 +113,31 @@ def _loaded(name: str, module: ModuleType) -> None:
     """``name`` has finished executing: instrument it if it is a target whose package is ready, and the targets
     inside it that were waiting for it."""
     if name in TARGETS and not _initializing(name.rpartition(".")[0]):
-        _instrument(name, module)
+        _ready(name, module)
     prefix = name + "."
     for target in TARGETS:
         inner = sys.modules.get(target) if target.startswith(prefix) else None
         if inner is not None:
-            _instrument(target, inner)
+            _ready(target, inner)
+
+
+def _ready(name: str, module: ModuleType) -> None:
+    if _zero_code:
+        _instrument(name, module)
+    for callback in list(_watchers):
+        try:
+            callback(name, module)
+        except Exception:
+            pass  # a watcher's problem must not fail the application's import
 
 
 def _stop() -> None:
-    """Take the finder out: the configuration says no (``RYFT_DISABLED``, a bad value)."""
-    finder = _finder
-    if finder is not None and finder in sys.meta_path:
-        sys.meta_path.remove(finder)
+    """Zero-code off: the configuration says no (``RYFT_DISABLED``, a bad value). The finder stays while
+    ``watch`` callbacks need it."""
+    global _zero_code
+    _zero_code = False
+    if not _watchers:
+        _uninstall()
 
 
 def _instrument(name: str, module: ModuleType) -> None:

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, Callable, ContextManager, Generator, Iter
 
 import pytest
 
+from . import bootstrap
+
 if TYPE_CHECKING:
     from .profile import QueryLog
     from .testing import IngestServer
@@ -188,23 +190,27 @@ class Recording:
             recorder.get_tags = _profile().test_tags
             tagging.scoped = True
         self.refresh()
+        bootstrap.watch(self.imported)
 
     def refresh(self) -> None:
         """Before each test: instrument drivers imported since, and put back an observer a suite's reset removed."""
         from . import recorder
 
         recorder.add_observer(_profile().observe)
-        try:
-            from .integrations.dbapi import SUPPORTED
-        except ImportError:
-            return
-        import ryft_instrument
-
-        for name, driver in SUPPORTED.items():
+        for name in bootstrap.DRIVERS:
             module = sys.modules.get(name)
-            if module is not None and module not in self.drivers and driver not in self.config.instrument_disabled:
-                ryft_instrument.instrument_dbapi(module)
-                self.drivers.append(module)
+            if module is not None:
+                self.imported(name, module)
+
+    def imported(self, name: str, module: Any) -> None:
+        """A driver module has just been imported (``bootstrap.watch``), or was before the session: instrument it
+        before anything connects through it."""
+        driver = bootstrap.DRIVERS.get(name)
+        if driver is not None and module not in self.drivers and driver not in self.config.instrument_disabled:
+            import ryft_instrument
+
+            ryft_instrument.instrument_dbapi(module)
+            self.drivers.append(module)
 
     def flush(self) -> int:
         """Deliver what was queued for Ryft, if anything is configured to receive it; returns the records sent."""
@@ -224,6 +230,7 @@ class Recording:
         from . import recorder
 
         self.started = False
+        bootstrap.unwatch(self.imported)
         self.flush()
         profile = _profile()
         profile.route(None)
@@ -235,6 +242,20 @@ class Recording:
             for module in self.drivers:
                 ryft_instrument.uninstrument_dbapi(module)
         self.drivers.clear()
+
+
+def _destinations() -> str:
+    """Where delivered records went: the Ingest API's URL (Ryft's, or a loopback test server), the output file."""
+    from . import runtime
+
+    try:
+        config = runtime.get_config()
+    except Exception:
+        return "the configured destinations"
+    found = [config.ingest_url] if config.ingest_token else []
+    if config.output:
+        found.append("stderr" if config.output == "-" else config.output)
+    return " and ".join(found) or "the configured destinations"
 
 
 def _profile() -> Any:
@@ -311,6 +332,16 @@ def _fixture_recording(config: pytest.Config) -> None:
         router.recording.refresh()
 
 
+_FIXTURES = ("ryft_queries", "ryft_assert_queries")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Without ``--ryft``: when a collected test uses a fixture that needs statements, recording starts now, before
+    the first test's session fixtures open their connections (pytest-django's test database), not at that fixture."""
+    if any(name in _FIXTURES for item in session.items for name in getattr(item, "fixturenames", ())):
+        _fixture_recording(session.config)
+
+
 def _count_transactions(config: pytest.Config) -> bool:
     return bool(_value(config, "ryft_count_transactions"))
 
@@ -369,7 +400,14 @@ class Profiler(Router):
                 return Limits(budgets, count_transactions, "@pytest.mark.ryft takes the keywords %s, got %s" % (
                     ", ".join(sorted(_MARK_KEYS)), ", ".join(unknown) or "positional arguments"))
             count_transactions = bool(mark.kwargs.get("count_transactions", count_transactions))
-            budgets.update((k, v) for k, v in mark.kwargs.items() if k != "count_transactions")
+            for key, value in mark.kwargs.items():
+                if key == "count_transactions":
+                    continue
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                          or value < 0 or value != value):
+                    return Limits(budgets, count_transactions, "@pytest.mark.ryft(%s=…) takes a number ≥ 0 or None, "
+                                  "got %r" % (key, value))
+                budgets[key] = value
         return Limits(budgets, count_transactions)
 
     def phase_done(self, item: pytest.Item, when: str) -> None:
@@ -575,7 +613,8 @@ class Profiler(Router):
             lines.append("baseline %s: %d tests over, %d under, %d not in it" % (
                 self.settings.baseline, b["over"], b["under"], b["new"]))
         if self.sent:
-            lines.append("%d records sent to Ryft, tagged run:%s and test:<nodeid>" % (self.sent, self.run_id))
+            lines.append("%d records delivered to %s, tagged run:%s and test:<nodeid>" % (
+                self.sent, _destinations(), self.run_id))
         if self.settings.json:
             lines.append("JSON profile written to %s" % self.settings.json)
         if self.settings.save_baseline:

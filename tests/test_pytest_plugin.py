@@ -1,5 +1,5 @@
 """``pytest --ryft`` end to end: inner pytest sessions (pytester) on real SQLite, DuckDB and PostgreSQL, checked
-through what a user sees: the terminal, test outcomes, the JSON profile, baselines and records sent to Ryft."""
+through what a user sees: the terminal, test outcomes, the JSON profile, baselines and records delivered."""
 
 from __future__ import annotations
 
@@ -466,7 +466,7 @@ def test_records_go_to_ryft_tagged_with_test_and_run(pytester: pytest.Pytester, 
     """)
     result = pytester.runpytest("--ryft", "--ryft-run-id=ci-42")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["2 records sent to Ryft, tagged run:ci-42 and test:<nodeid>"])
+    result.stdout.fnmatch_lines(["2 records delivered to %s, tagged run:ci-42 and test:<nodeid>" % ingest.url])
     records = {r["query"]: r for r in ingest.wait_for(2)}
     for query in ("SELECT 'in the test'", "SELECT 'in a thread'"):
         assert {"test:test_sent.py::test_tagged", "run:ci-42"} <= set(records[query]["tags"])
@@ -496,11 +496,17 @@ def test_a_bad_marker_is_a_clear_error(pytester: pytest.Pytester) -> None:
         @pytest.mark.ryft(max_querys=1)
         def test_typo():
             pass
+
+        @pytest.mark.ryft(max_queries="5")
+        def test_text():
+            pass
     """)
     result = pytester.runpytest("--ryft")
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(["*@pytest.mark.ryft takes the keywords count_transactions, max_db_time_ms, "
                                  "max_queries, max_similar, got max_querys*"])
+    result.stdout.fnmatch_lines(["*@pytest.mark.ryft(max_queries=…) takes a number ≥ 0 or None, got '5'*"])
+    assert "Traceback" not in result.stdout.str()
 
 
 def test_the_example_suite_runs(tmp_path: Path) -> None:
@@ -514,3 +520,66 @@ def test_the_example_suite_runs(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "ryft.json").read_text())
     heaviest = max(report["tests"], key=lambda t: t["queries"])
     assert heaviest["groups"][0]["count"] == 20
+
+
+def test_a_driver_imported_during_the_session_is_instrumented_before_it_connects(pytester: pytest.Pytester) -> None:
+    """A fresh interpreter: duckdb is first imported by a test module that connects as it is imported, and again by
+    a session fixture that imports it lazily; both connections are recorded from their first statement."""
+    pytester.makepyfile(test_late="""
+        import pytest
+
+        import duckdb
+        AT_IMPORT = duckdb.connect()
+
+        @pytest.fixture(scope="session")
+        def lazy():
+            import duckdb as late
+            return late.connect()
+
+        def test_module_level(ryft_queries):
+            AT_IMPORT.execute("SELECT 'at import'").fetchall()
+            assert ryft_queries.count == 1
+
+        def test_lazy(lazy, ryft_queries):
+            lazy.execute("SELECT 'lazy'").fetchall()
+            assert ryft_queries.count == 1
+    """)
+    result = pytester.runpytest_subprocess("--ryft", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_without_ryft_the_fixtures_see_connections_opened_by_session_fixtures(pytester: pytest.Pytester) -> None:
+    """Without ``--ryft`` recording starts once collection shows a test using the fixtures: a connection a session
+    fixture opens before them (pytest-django's test database) is covered, and a guard around it fires."""
+    pytester.makepyfile(test_session="""
+        import sqlite3
+
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def conn():
+            return sqlite3.connect(":memory:")
+
+        def test_counts(conn, ryft_queries):
+            conn.execute("SELECT 1")
+            assert ryft_queries.count == 1
+
+        def test_guard(conn, ryft_assert_queries):
+            with ryft_assert_queries(max=0):
+                conn.execute("SELECT 1")
+    """)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["E*ryft_assert_queries: the block exceeded its budget"])
+
+
+def test_zero_code_under_pytest_raises_no_warning(pytester: pytest.Pytester) -> None:
+    """``RYFT_INSTRUMENT=1`` imports the package before pytest starts; pytest must not warn that it cannot rewrite
+    the plugin (a suite with ``filterwarnings = error`` would stop before collecting)."""
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    env = dict(os.environ, RYFT_INSTRUMENT="1", RYFT_OUTPUT=str(pytester.path / "out.jsonl"))
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider"], cwd=pytester.path,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Warning" not in result.stdout + result.stderr

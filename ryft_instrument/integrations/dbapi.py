@@ -35,18 +35,12 @@ from typing import Any, Callable, Optional
 import wrapt
 
 from .. import logs, recorder
-from ..bootstrap import TARGETS
 from ..context import make_context, search_path_head
 from ..logs import log
 from ..tagging import current_tags, push
 from . import UNWRAP
 
 _record = recorder.record
-
-SUPPORTED: dict[str, str] = {module: name for module, name in TARGETS.items() if name != "sqlalchemy"}
-"""Module name → driver name (as ``RYFT_INSTRUMENT_DISABLED`` spells it) of every module ``instrument_dbapi`` knows:
-the zero-code bootstrap's targets less SQLAlchemy. Zero-code activation calls ``instrument_dbapi(sys.modules[name])``
-right after one of these is imported."""
 
 _DRIVER_MODULES = {
     "sqlite3": "dbapi_sqlite3",
