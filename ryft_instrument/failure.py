@@ -83,7 +83,7 @@ _SQLSTATE_NAMES: Dict[str, Tuple[str, str]] = {
     "42803": (USER_ERROR, "EXPRESSION_NOT_AGGREGATE"), "42P02": (USER_ERROR, "INVALID_PARAMETER_USAGE"),
     "42P10": (USER_ERROR, "INVALID_COLUMN_REFERENCE"), "42P19": (USER_ERROR, "INVALID_RECURSIVE_REFERENCE"),
     "3D000": (USER_ERROR, "CATALOG_NOT_FOUND"), "3F000": (USER_ERROR, "SCHEMA_NOT_FOUND"),
-    "0A000": (USER_ERROR, "NOT_SUPPORTED"), "21000": (USER_ERROR, "SUBQUERY_MULTIPLE_ROWS"),
+    "0A000": (USER_ERROR, "NOT_SUPPORTED"),
     "22012": (USER_ERROR, "DIVISION_BY_ZERO"), "22003": (USER_ERROR, "NUMERIC_VALUE_OUT_OF_RANGE"),
     "22P02": (USER_ERROR, "INVALID_CAST_ARGUMENT"), "22023": (USER_ERROR, "INVALID_FUNCTION_ARGUMENT"),
     "25P02": (USER_ERROR, "TRANSACTION_ALREADY_ABORTED"), "25006": (USER_ERROR, "READ_ONLY_VIOLATION"),
@@ -115,6 +115,8 @@ def _from_sqlstate(state: str, message: str) -> Optional[ErrorCode]:
         if "timeout" in lowered:
             return _code(INSUFFICIENT_RESOURCES, "EXCEEDED_TIME_LIMIT")
         return _code(USER_ERROR, "USER_CANCELED")
+    if state == "21000" and "more than one row" in message.lower():  # cardinality_violation holds other cases
+        return _code(USER_ERROR, "SUBQUERY_MULTIPLE_ROWS")
     named = _SQLSTATE_NAMES.get(state)
     if named is not None:
         return _code(*named)
@@ -150,7 +152,11 @@ _MYSQL: Dict[int, Tuple[str, str]] = {
     1242: (USER_ERROR, "SUBQUERY_MULTIPLE_ROWS"), 1235: (USER_ERROR, "NOT_SUPPORTED"),
     1356: (USER_ERROR, "INVALID_VIEW"), 1290: (USER_ERROR, "READ_ONLY_VIOLATION"),
     1792: (USER_ERROR, "READ_ONLY_VIOLATION"), 1213: (USER_ERROR, "TRANSACTION_CONFLICT"),
-    1317: (USER_ERROR, "USER_CANCELED"),
+    1317: (USER_ERROR, "USER_CANCELED"), 1364: (USER_ERROR, "CONSTRAINT_VIOLATION"),
+    1175: (USER_ERROR, "GENERIC_USER_ERROR"), 1644: (USER_ERROR, "GENERIC_USER_ERROR"),
+    1099: (USER_ERROR, "GENERIC_USER_ERROR"), 1100: (USER_ERROR, "GENERIC_USER_ERROR"),
+    1396: (USER_ERROR, "GENERIC_USER_ERROR"), 1241: (USER_ERROR, "GENERIC_USER_ERROR"),
+    1222: (USER_ERROR, "GENERIC_USER_ERROR"),
     1205: (INSUFFICIENT_RESOURCES, "GENERIC_INSUFFICIENT_RESOURCES"),
     1969: (INSUFFICIENT_RESOURCES, "EXCEEDED_TIME_LIMIT"), 3024: (INSUFFICIENT_RESOURCES, "EXCEEDED_TIME_LIMIT"),
     1037: (INSUFFICIENT_RESOURCES, "EXCEEDED_LOCAL_MEMORY_LIMIT"),
@@ -176,6 +182,10 @@ def _from_mysql(number: int, state: Optional[str], message: str) -> Optional[Err
         return _external("MYSQL_%d" % number, number)
     if state and len(state) == 5 and state.upper() != "HY000":
         return _from_sqlstate(state, message)
+    if 1000 <= number < 2000 or 3000 <= number < 5000:
+        # A server error with no more telling SQLSTATE: the server read the statement and refused it, which
+        # PyMySQL's OperationalError (EXTERNAL by class) would misreport.
+        return _code(USER_ERROR)
     return None
 
 
@@ -235,7 +245,7 @@ _DUCKDB: Dict[str, Optional[Tuple[str, str]]] = {
     "TypeMismatchException": (USER_ERROR, "TYPE_MISMATCH"), "InvalidTypeException": (USER_ERROR, "TYPE_MISMATCH"),
     "InvalidInputException": (USER_ERROR, "GENERIC_USER_ERROR"),
     "NotImplementedException": (USER_ERROR, "NOT_SUPPORTED"), "PermissionException": (USER_ERROR, "PERMISSION_DENIED"),
-    "TransactionException": (USER_ERROR, "TRANSACTION_CONFLICT"), "InterruptException": (USER_ERROR, "USER_CANCELED"),
+    "TransactionException": (USER_ERROR, "GENERIC_USER_ERROR"), "InterruptException": (USER_ERROR, "USER_CANCELED"),
     "SequenceException": (USER_ERROR, "GENERIC_USER_ERROR"), "DependencyException": (USER_ERROR, "GENERIC_USER_ERROR"),
     "OutOfMemoryException": (INSUFFICIENT_RESOURCES, "EXCEEDED_LOCAL_MEMORY_LIMIT"),
     "ResourceInUseException": (INSUFFICIENT_RESOURCES, "GENERIC_INSUFFICIENT_RESOURCES"),
@@ -262,7 +272,15 @@ def _from_duckdb(cls_name: str, message: str) -> Optional[ErrorCode]:
             return _code(USER_ERROR, "ALREADY_EXISTS")
         if "function with name" in lowered and "does not exist" in lowered:
             return _code(USER_ERROR, "FUNCTION_NOT_FOUND")
+    elif cls_name in ("InvalidInputException", "TransactionException"):
+        for needle, name in _DUCKDB_MESSAGES:
+            if needle in message.lower():
+                return _code(USER_ERROR, name)
     return _code(*named)
+
+
+_DUCKDB_MESSAGES = (("division by zero", "DIVISION_BY_ZERO"), ("read-only mode", "READ_ONLY_VIOLATION"),
+                    ("conflict", "TRANSACTION_CONFLICT"))
 
 
 # --- PEP 249 classes and builtins ---------------------------------------------------------------------------------
@@ -379,14 +397,14 @@ def _resolve(exc: BaseException, message: str) -> Tuple[int, Optional[ErrorCode]
 def _message(exc: BaseException) -> str:
     try:
         text = str(exc)
-    except Exception:
+    except BaseException:  # whatever a hostile __str__ raises, KeyboardInterrupt included, stays here
         error = _attr(exc, "_error")  # Trino's client exceptions whose error is not a dict cannot str() themselves
         if isinstance(error, str):
             text = error
         else:
             try:
                 text = "; ".join(str(arg)[:MAX_MESSAGE] for arg in exc.args)
-            except Exception:
+            except BaseException:
                 text = ""
         if not text:
             text = "<unprintable %s>" % _type_name(exc)
@@ -410,17 +428,14 @@ def _type_name(exc: BaseException) -> str:
 
 
 def _next_in_chain(exc: BaseException) -> Optional[BaseException]:
+    """The exception ``exc`` wraps: SQLAlchemy's ``DBAPIError.orig``, or ``raise … from``'s cause (SPEC §3). Not
+    the implicit ``__context__``: an exception being handled when this one was raised (a retry inside ``except``)
+    is another failure, and must not decide this one's type."""
     orig = _attr(exc, "orig")  # SQLAlchemy's DBAPIError
     if isinstance(orig, BaseException):
         return orig
     cause = _attr(exc, "__cause__")
-    if isinstance(cause, BaseException):
-        return cause
-    if not _attr(exc, "__suppress_context__"):
-        context = _attr(exc, "__context__")
-        if isinstance(context, BaseException):
-            return context
-    return None
+    return cause if isinstance(cause, BaseException) else None
 
 
 def _chain(exc: BaseException) -> List[BaseException]:

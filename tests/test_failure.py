@@ -97,9 +97,14 @@ def pg_table(pg: PG) -> Any:
     ("SELECT * FROM ryft_no_such_table", 46, "TABLE_NOT_FOUND"),
     ("SELECT no_such_column FROM pg_class", 47, "COLUMN_NOT_FOUND"),
     ("SELECT 1 / 0", 8, "DIVISION_BY_ZERO"),
+    ("SELECT (SELECT generate_series(1, 2))", 28, "SUBQUERY_MULTIPLE_ROWS"),
+    # the same SQLSTATE (21000, cardinality_violation), another meaning: the generic code
+    ("INSERT INTO ryft_card VALUES (1), (1) ON CONFLICT (id) DO UPDATE SET id = 1", 0, "GENERIC_USER_ERROR"),
+    ("DO $$ BEGIN RAISE EXCEPTION 'refused by a trigger'; END $$", 0, "GENERIC_USER_ERROR"),
 ])
 def test_pg_user_errors(pg: PG, sql: str, code: int, name: str) -> None:
     conn = pg.connect()
+    pg.run(conn, "CREATE TEMP TABLE ryft_card (id int PRIMARY KEY)")
     info = failure_of(lambda: pg.run(conn, sql))
     assert_code(info, "USER_ERROR", code, name)
     assert first(info)["failureType"].startswith(pg.driver + ".")
@@ -273,6 +278,11 @@ def maria(mariadb_kwargs: Dict[str, Any]) -> Any:
     ("SELEC 1", 1064, "USER_ERROR", 1, "SYNTAX_ERROR"),
     ("SELECT * FROM ryft_no_such_table", 1146, "USER_ERROR", 46, "TABLE_NOT_FOUND"),
     ("INSERT INTO ryft_failure VALUES (1, 1)", 1062, "USER_ERROR", 16, "CONSTRAINT_VIOLATION"),
+    # codes whose SQLSTATE (HY000, 45000, 21000) says nothing more: still user errors, not the class's EXTERNAL
+    ("INSERT INTO ryft_failure (v) VALUES (1)", 1364, "USER_ERROR", 16, "CONSTRAINT_VIOLATION"),
+    ("SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'", 1644, "USER_ERROR", 0, "GENERIC_USER_ERROR"),
+    ("SELECT (SELECT 1, 2)", 1241, "USER_ERROR", 0, "GENERIC_USER_ERROR"),
+    ("SELECT (1, 2) = 1", 4078, "USER_ERROR", 0, "GENERIC_USER_ERROR"),
 ])
 def test_mariadb_codes_beat_classes(maria: Any, sql: str, errno: int, kind: str, code: int, name: str) -> None:
     info = failure_of(lambda: maria.cursor().execute(sql))
@@ -379,6 +389,23 @@ def test_duckdb_exception_classes(tmp_path: Path) -> None:
     assert_code(failure_of(lambda: conn.execute("INSERT INTO t VALUES (1)")), "USER_ERROR", 16,
                 "CONSTRAINT_VIOLATION")
     assert_code(failure_of(lambda: conn.execute("SELECT 'abc'::INTEGER")), "USER_ERROR", 9, "INVALID_CAST_ARGUMENT")
+    assert_code(failure_of(lambda: conn.execute("SELECT 1 // 0")), "USER_ERROR", 8, "DIVISION_BY_ZERO")
+    conn.execute("BEGIN")
+    assert_code(failure_of(lambda: conn.execute("BEGIN")), "USER_ERROR", 0, "GENERIC_USER_ERROR")
+    conn.execute("ROLLBACK")
+    first_writer, second_writer = conn.cursor(), conn.cursor()
+    for writer in (first_writer, second_writer):
+        writer.execute("BEGIN")
+    first_writer.execute("UPDATE t SET a = 2")
+    assert_code(failure_of(lambda: second_writer.execute("UPDATE t SET a = 3")), "USER_ERROR", 17,
+                "TRANSACTION_CONFLICT")
+    first_writer.execute("ROLLBACK")
+    file = str(tmp_path / "ro.duckdb")
+    duckdb.connect(file).close()
+    read_only = duckdb.connect(file, read_only=True)
+    assert_code(failure_of(lambda: read_only.execute("CREATE TABLE u (a INTEGER)")), "USER_ERROR", 23,
+                "READ_ONLY_VIOLATION")
+    read_only.close()
     info = failure_of(lambda: conn.execute("SELECT * FROM read_csv('%s')" % (tmp_path / "missing.csv")))
     assert_code(info, "EXTERNAL", None, "DUCKDB_IOException")
     assert first(info)["failureType"].endswith(".IOException")
@@ -516,23 +543,21 @@ def test_cause_cycles_terminate() -> None:
     assert_code(info, "INTERNAL_ERROR", 65536, "GENERIC_INTERNAL_ERROR")
 
 
-def test_implicit_context_is_followed_unless_suppressed() -> None:
+def test_an_exception_being_handled_does_not_decide() -> None:
+    """A statement that fails inside ``except`` (a retry, a cleanup) is described by its own exception: the one
+    being handled (the implicit ``__context__``) is another failure (SPEC §3 chains ``orig`` and ``from`` only)."""
+
     def during_handling() -> None:
         try:
-            raise sqlite_error()
+            raise sqlite_error()  # TABLE_NOT_FOUND, the more specific code
         except sqlite3.Error:
-            raise ValueError("while handling")  # noqa: B904 - the implicit context is what is tested
+            connection = sqlite3.connect(":memory:")
+            connection.close()
+            connection.execute("SELECT 1")  # the statement that fails now: a closed connection
 
-    assert len(failure_of(during_handling)) == 2
-
-    def suppressed() -> None:
-        try:
-            raise sqlite_error()
-        except sqlite3.Error:
-            raise ValueError("fresh") from None
-
-    info = failure_of(suppressed)
-    assert isinstance(info, dict) and info["failureType"] == "builtins.ValueError"
+    info = failure_of(during_handling)
+    assert isinstance(info, dict) and info["failureType"] == "sqlite3.ProgrammingError"
+    assert info["errorCode"]["name"] != "TABLE_NOT_FOUND" and "closed" in info["failureMessage"]
 
 
 @pytest.mark.parametrize("exc,kind,name", [
