@@ -15,7 +15,7 @@ or variable, ``o`` operator/punctuation. Whitespace and comments are never retur
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 #: ``(kind, start, end)``: the token is ``sql[start:end]``.
 Token = Tuple[str, int, int]
@@ -63,17 +63,33 @@ _GROUP_MARK = re.compile(r"[()'\"`$]|--|/\*")
 
 def comment_end(sql: str, start: int) -> int:
     """End of the (possibly nested) block comment opening at ``start``."""
-    depth = 0
-    for m in _COMMENT_MARK.finditer(sql, start):
-        if m.group() == "/*":
-            depth += 1
-        else:
-            depth -= 1
-            if depth == 0:
-                return m.end()
+    last = _ends
+    ends = last[1] if last is not None and last[0] is sql else _comment_ends(sql)
+    end = ends.get(start)
+    if end is not None:
+        return end
     # Unbalanced nest (MySQL does not nest): the first ``*/`` closes it, else the text's end does.
     close = sql.find("*/", start + 2)
     return len(sql) if close < 0 else close + 2
+
+
+_ends: Optional[Tuple[str, Dict[int, int]]] = None
+
+
+def _comment_ends(sql: str) -> Dict[int, int]:
+    """Every ``/*`` of ``sql`` → the end of the ``*/`` that closes it, nesting counted, in one pass (kept for the
+    text's next comments): a scan from each comment to the text's end would be quadratic in a text of unbalanced
+    ones, ``/* reads /data/*.csv */`` repeated."""
+    global _ends
+    ends: Dict[int, int] = {}
+    opened: list[int] = []
+    for m in _COMMENT_MARK.finditer(sql):
+        if m.group() == "/*":
+            opened.append(m.start())
+        elif opened:
+            ends[opened.pop()] = m.end()
+    _ends = (sql, ends)
+    return ends
 
 
 def next_token(sql: str, pos: int, pattern: re.Pattern[str] = TOKEN) -> Token:
