@@ -195,7 +195,9 @@ def _with(sql: str, pos: int, depth: int) -> Optional[str]:
             prev = char
         elif kind == "w":
             word = sql[tok[1]:tok[2]].upper()
-            if word in _WITH_MAIN and prev != "RETURNS":
+            # Right after WITH, RECURSIVE or a comma comes a CTE's name, which may be any of these words
+            # (``WITH upsert AS (UPDATE … RETURNING *) SELECT …``); the statement comes after a CTE's ``)``.
+            if word in _WITH_MAIN and prev not in _CTE_NAME_BEFORE:
                 return _dispatch(sql, word, tok[2], depth + 1)
             if word == "FUNCTION":  # Trino inline functions: their bodies may hold ``;``
                 in_function = True
@@ -206,6 +208,7 @@ def _with(sql: str, pos: int, depth: int) -> Optional[str]:
     return SELECT
 
 
+_CTE_NAME_BEFORE = frozenset(("", ",", "RECURSIVE", "RETURNS"))
 # ``[RECURSIVE] name AS (`` in one match: plain words, none that the loop in _with would act on.
 _CTE_HEAD = re.compile(
     r"\s*(?:" + _ci("RECURSIVE") + _END + r"\s*)?(?!" + _ci(*sorted(_WITH_MAIN | {"FUNCTION"})) + _END + ")"

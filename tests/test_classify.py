@@ -73,6 +73,13 @@ RULES = [
     ("WITH a AS (SELECT 1), b(x) AS MATERIALIZED (SELECT 2) DELETE FROM t", "DELETE"),
     ("WITH a AS (SELECT 1) MERGE INTO t USING a ON true WHEN MATCHED THEN DELETE", "MERGE"),
     ("WITH SESSION a = 1 INSERT INTO t VALUES (1)", "INSERT"),
+    # a CTE may be named like a statement (PostgreSQL's upsert idiom)
+    ("WITH upsert AS (UPDATE t SET a = 1 RETURNING *) SELECT * FROM upsert", "SELECT"),
+    ("WITH a AS (SELECT 1), upsert AS (UPDATE t SET a = 1 RETURNING *) INSERT INTO t SELECT * FROM upsert",
+     "INSERT"),
+    ("WITH replace AS (SELECT 1) SELECT * FROM replace", "SELECT"),
+    ("WITH RECURSIVE merge(n) AS (SELECT 1) SELECT * FROM merge", "SELECT"),
+    ("WITH unpivot AS (SELECT 1) DELETE FROM t", "DELETE"),
     ("WITH FUNCTION f() RETURNS TABLE(a int) RETURN 1 SELECT f()", "SELECT"),
     # 3. row writes
     ("INSERT INTO t VALUES (1) RETURNING id", "INSERT"), ("INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING", "INSERT"),
