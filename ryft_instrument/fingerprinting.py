@@ -7,9 +7,9 @@ keep their spelling). Cached by text.
 
 ``redact_literals``: the text exactly as written except that every string and number literal becomes ``?``;
 identifiers, comments' text and placeholders (``?``, ``%s``, ``:name``, ``$1``) are untouched. Strings are read
-with backslash escapes (MySQL's default) so that nothing past a ``\\'`` leaks; this over-masks only a PostgreSQL
-string that ends in a backslash. Double-quoted text is an identifier (SQL standard), so MySQL's non-ANSI
-``"string"`` literals are not masked.
+with backslash escapes (MySQL's default) and, when the text holds a backslash, also without (PostgreSQL's): what
+either reading calls a literal is masked, so neither ``'O\\'Brien'`` nor ``'C:\\dir\\'`` leaks what follows.
+Double-quoted text is an identifier (SQL standard), so MySQL's non-ANSI ``"string"`` literals are not masked.
 
 ``redact_message``: the same promise for a failure's message, which is prose, not SQL: drivers quote the values
 they refused there (PostgreSQL's ``DETAIL:  Key (email)=(bob@example.com)``, MySQL's ``Duplicate entry 'bob'``,
@@ -372,14 +372,14 @@ def clear_cache() -> None:
     _cache.clear()
 
 
-def _redaction_pattern() -> re.Pattern[str]:
+def _redaction_pattern(backslash: bool) -> re.Pattern[str]:
     """One match: a run of tokens that are kept, then one literal (group ``lit``) or a nested comment (``cn``).
 
-    The run takes, at each position, what the backslash tokenizer would take there unless that is a literal or a
-    nested comment: its own alternatives in its order, guarded by lookaheads for the starts of the ones it leaves
-    out. Nothing follows the run that could fail, so the run never backtracks; whitespace, words and operators cost
-    no Python step each."""
-    alt = alternatives(backslash=True)
+    The run takes, at each position, what the tokenizer (strings read with or without ``backslash`` escapes) would
+    take there unless that is a literal or a nested comment: its own alternatives in its order, guarded by
+    lookaheads for the starts of the ones it leaves out. Nothing follows the run that could fail, so the run never
+    backtracks; whitespace, words and operators cost no Python step each."""
+    alt = alternatives(backslash=backslash)
     starts = r"/\*|[Ee]'|(?:[XxBbNnRr]|[Uu]&)?'|\$(?:[^\W\d]\w*)?\$"
     kept = r"%s|%s|(?!%s)(?:%s|(?!\d|\.\d)(?:%s|%s|%s))" % (
         alt["sp"], alt["cm"], starts, alt["q"], alt["w"], alt["p"], alt["o"])
@@ -389,36 +389,63 @@ def _redaction_pattern() -> re.Pattern[str]:
 
 # Without a quote, a digit or a dollar a text holds no literal.
 _LITERAL_HINT = re.compile(r"['$\d]")
-_REDACT = _redaction_pattern()
+_REDACT = _redaction_pattern(True)
+_REDACT_STANDARD = _redaction_pattern(False)
 
 
 def redact_literals(sql: str) -> str:
-    """``sql`` with every string and number literal replaced by ``?``; everything else exactly as written."""
+    """``sql`` with every string and number literal replaced by ``?``; everything else exactly as written.
+
+    A backslash before a quote escapes it in MySQL and ends the string in PostgreSQL, SQLite and DuckDB
+    (``'C:\\dir\\'``): when the text holds a backslash, what either reading calls a literal is masked."""
     try:
         if _LITERAL_HINT.search(sql) is None:
             return sql
+        spans = _literal_spans(sql, _REDACT)
+        if "\\" in sql:
+            spans = _merged(spans + _literal_spans(sql, _REDACT_STANDARD))
         pieces: List[str] = []
-        pos = 0
         last = 0
-        end = len(sql)
-        match = _REDACT.match
-        while pos < end:
-            m = match(sql, pos)
-            if m is None:  # never: the run takes any character that starts no literal
-                break
-            literal = m.start("lit")
-            if literal >= 0:
-                pieces.append(sql[last:literal])
-                pieces.append("?")
-                last = pos = m.end()
-            elif m.start("cn") >= 0:
-                pos = comment_end(sql, m.start("cn"))
-            else:
-                break
+        for start, end in spans:
+            pieces.append(sql[last:start])
+            pieces.append("?")
+            last = end
         pieces.append(sql[last:])
         return "".join(pieces)
     except Exception:
         return "?"
+
+
+def _literal_spans(sql: str, pattern: re.Pattern[str]) -> List[Tuple[int, int]]:
+    """Where ``pattern`` (a ``_redaction_pattern``) finds literals, in order."""
+    spans: List[Tuple[int, int]] = []
+    pos = 0
+    end = len(sql)
+    match = pattern.match
+    while pos < end:
+        m = match(sql, pos)
+        if m is None:  # never: the run takes any character that starts no literal
+            break
+        literal = m.start("lit")
+        if literal >= 0:
+            spans.append((literal, m.end()))
+            pos = m.end()
+        elif m.start("cn") >= 0:
+            pos = comment_end(sql, m.start("cn"))
+        else:
+            break
+    return spans
+
+
+def _merged(spans: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
+    """Overlapping spans as one, in order (touching ones stay two literals, as within one reading)."""
+    merged: List[Tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 _MESSAGE_VALUES = re.compile(
