@@ -82,6 +82,8 @@ _CREATE_TABLE_PREFIX = frozenset(
     "OR REPLACE TEMP TEMPORARY UNLOGGED GLOBAL LOCAL TRANSIENT VOLATILE MULTISET EXTERNAL".split()
 )
 _QUERY_START = frozenset(("SELECT", "WITH", "VALUES", "TABLE", "FROM", "EXECUTE", "PIVOT", "UNPIVOT"))
+# Those no dialect lets name a column unquoted.
+_RESERVED_QUERY_START = frozenset(("SELECT", "WITH", "VALUES", "TABLE"))
 # PRAGMA forms that take an argument yet change state (``PRAGMA cache_size(1000)`` is ``PRAGMA cache_size = 1000``),
 # and argument-less pragmas that act rather than read.
 _PRAGMA_SETTERS = frozenset(
@@ -232,7 +234,7 @@ def _explain_options(sql: str, pos: int) -> Tuple[Optional[bool], int]:
             continue
         if item_start and text in ("ANALYZE", "ANALYSE"):
             value = next_token(sql, tok[2])
-            value_text = sql[value[1]:value[2]].upper()
+            value_text = sql[value[1]:value[2]].upper().strip("'")  # PostgreSQL takes ANALYZE 'off' too
             if value[0] == "o" and value_text in (",", ")"):
                 analyze = True
             else:
@@ -358,7 +360,8 @@ def _create_table(sql: str, pos: int) -> Optional[str]:
         if kind == "o":
             char = sql[tok[1]]
             if char == "(":
-                if _word(sql, _tok(sql, tok[2])) in _QUERY_START:
+                # MySQL's CREATE TABLE t (SELECT …); not a column list's first name (``pivot INT``, ``execute``)
+                if _word(sql, _tok(sql, tok[2])) in _RESERVED_QUERY_START:
                     return INSERT
                 tok = _tok(sql, skip_group(sql, tok[2]))
                 continue

@@ -80,6 +80,10 @@ RULES = [
     ("WITH replace AS (SELECT 1) SELECT * FROM replace", "SELECT"),
     ("WITH RECURSIVE merge(n) AS (SELECT 1) SELECT * FROM merge", "SELECT"),
     ("WITH unpivot AS (SELECT 1) DELETE FROM t", "DELETE"),
+    # a column named like a query word is a column list, not CREATE TABLE (query)
+    ("CREATE TABLE t (pivot INT, b INT)", "DATA_DEFINITION"), ("CREATE TABLE t (execute TEXT)", "DATA_DEFINITION"),
+    ("CREATE TABLE t (SELECT * FROM s)", "INSERT"),
+    ("EXPLAIN (ANALYZE 'off') DELETE FROM t", "EXPLAIN"), ("EXPLAIN (ANALYZE 'true') DELETE FROM t", "DELETE"),
     ("WITH FUNCTION f() RETURNS TABLE(a int) RETURN 1 SELECT f()", "SELECT"),
     # 3. row writes
     ("INSERT INTO t VALUES (1) RETURNING id", "INSERT"), ("INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING", "INSERT"),
