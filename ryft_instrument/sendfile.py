@@ -79,7 +79,6 @@ class _Sender:
         self.batch: list[str] = []
         self.stopped: Optional[str] = None
         self.cancelled = False
-        self.not_sent = 0
         self.unsent: list[str] = []  # what could not be delivered now: bounded by the batches in flight
         self.current: Optional[list[str]] = None  # the batch being delivered
         self.maybe_twice = 0  # records kept in ``unsent`` while a request carrying them had not ended
@@ -149,7 +148,6 @@ class _Sender:
 
     def _keep(self, lines: list[str], reason: str) -> None:
         """Lines not delivered (``reason``: why the exporter gave them up, which stops the sending)."""
-        self.not_sent += len(lines)
         self.unsent.extend(lines)
         if reason:
             self.stopped = self.stopped or reason
@@ -319,8 +317,8 @@ def _summary(name: str, tally: Tally, sender: Optional[_Sender], config: Config,
               % (PROG, tally.stopped_at, tally.stopped_why), file=sys.stderr)
     if missing > 0:
         reasons = ["%s %s" % (_n(counters.value(key)), text) for key, text in _REFUSED.items() if counters.value(key)]
-        if sender.not_sent:
-            reasons.append("%s not sent when sending stopped" % _n(sender.not_sent))
+        if sender.unsent:
+            reasons.append("%s not sent when sending stopped" % _n(len(sender.unsent)))
         print("NOT delivered: %s valid records%s" % (_n(missing), " (%s)" % ", ".join(reasons) if reasons else ""))
     kept = tally.unsent
     if kept is not None and kept.error:
