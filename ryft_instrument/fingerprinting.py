@@ -7,8 +7,9 @@ keep their spelling). Cached by text.
 
 ``redact_literals``: the text exactly as written except that every string and number literal becomes ``?``;
 identifiers, comments' text and placeholders (``?``, ``%s``, ``:name``, ``$1``) are untouched. Strings are read
-with backslash escapes (MySQL's default) and, when the text holds a backslash, also without (PostgreSQL's): what
-either reading calls a literal is masked, so neither ``'O\\'Brien'`` nor ``'C:\\dir\\'`` leaks what follows.
+as MySQL reads them (backslash escapes; ``--`` a comment only before a space) and, when the text holds a backslash
+or an unspaced ``--``, also as PostgreSQL does: what either reading calls a literal is masked, so neither
+``'O\\'Brien'``, ``'C:\\dir\\'`` nor ``SET bal=bal--1 WHERE ssn='…'`` leaks.
 Double-quoted text is an identifier (SQL standard), so MySQL's non-ANSI ``"string"`` literals are not masked.
 
 ``redact_message``: the same promise for a failure's message, which is prose, not SQL: drivers quote the values
@@ -391,18 +392,20 @@ def _redaction_pattern(backslash: bool) -> re.Pattern[str]:
 _LITERAL_HINT = re.compile(r"['$\d]")
 _REDACT = _redaction_pattern(True)
 _REDACT_STANDARD = _redaction_pattern(False)
+_DASHES_UNSPACED = re.compile(r"--(?!\s|\Z)")
 
 
 def redact_literals(sql: str) -> str:
     """``sql`` with every string and number literal replaced by ``?``; everything else exactly as written.
 
     A backslash before a quote escapes it in MySQL and ends the string in PostgreSQL, SQLite and DuckDB
-    (``'C:\\dir\\'``): when the text holds a backslash, what either reading calls a literal is masked."""
+    (``'C:\\dir\\'``), and ``--`` before anything but a space opens a comment there and not in MySQL
+    (``bal--1``): when the text holds either, what either reading calls a literal is masked."""
     try:
         if _LITERAL_HINT.search(sql) is None:
             return sql
         spans = _literal_spans(sql, _REDACT)
-        if "\\" in sql:
+        if "\\" in sql or _DASHES_UNSPACED.search(sql) is not None:
             spans = _merged(spans + _literal_spans(sql, _REDACT_STANDARD))
         pieces: List[str] = []
         last = 0

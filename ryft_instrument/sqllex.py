@@ -42,9 +42,14 @@ _ALTERNATIVES = (
 
 
 def alternatives(backslash: bool = False) -> Dict[str, str]:
-    """The tokenizer's alternatives (group name → pattern, in order) for patterns built from the same pieces."""
+    """The tokenizer's alternatives (group name → pattern, in order) for patterns built from the same pieces.
+    ``backslash``: MySQL's reading, where ``\\'`` escapes a quote and ``--`` opens a comment only before a space
+    (``bal--1`` is ``bal - -1``)."""
     string = _STRING_BACKSLASH if backslash else _STRING_STANDARD
-    return {name: string if pattern == "STRING" else pattern for name, pattern in _ALTERNATIVES}
+    found = {name: string if pattern == "STRING" else pattern for name, pattern in _ALTERNATIVES}
+    if backslash:
+        found["sp"] = found["sp"].replace("--[^\\n]*", "--(?=\\s|\\Z)[^\\n]*")
+    return found
 
 
 def _token_pattern(backslash: bool) -> re.Pattern[str]:
