@@ -405,7 +405,7 @@ def redact_literals(sql: str) -> str:
         if _LITERAL_HINT.search(sql) is None:
             return sql
         spans = _literal_spans(sql, _REDACT)
-        if "\\" in sql or _DASHES_UNSPACED.search(sql) is not None:
+        if "\\" in sql or ("--" in sql and _DASHES_UNSPACED.search(sql) is not None):
             spans = _merged(spans + _literal_spans(sql, _REDACT_STANDARD))
         pieces: List[str] = []
         last = 0
