@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import fields
 from typing import Any, Callable, Optional
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from ._version import __version__
 from .config import Config, env_name, from_env, mask_token
@@ -188,14 +188,13 @@ def _reachability(url: str, route: NetworkRoute, timeout: float, checks: Checks)
         proxy = urlsplit(route.proxy if "://" in route.proxy else "http://" + route.proxy)
         checks.line("ok", "proxy: %s (from %s; NO_PROXY can exempt %s)" % (
             mask_url(route.proxy), route.proxy_variable, host))
-        sock = _connect(proxy.hostname or "", proxy.port or (443 if proxy.scheme == "https" else 80), "the proxy ",
-                        timeout, checks)
+        sock = _connect(proxy.hostname or "", _port(proxy), "the proxy ", timeout, checks)
         if sock is None:
             return False
         sock.close()
         checks.line("skip", "TLS: to %s through the proxy's tunnel; --send-test-record tests it" % host)
         return True
-    sock = _connect(host, parts.port or (443 if parts.scheme == "https" else 80), "", timeout, checks)
+    sock = _connect(host, _port(parts), "", timeout, checks)
     if sock is None:
         return False
     try:
@@ -205,6 +204,10 @@ def _reachability(url: str, route: NetworkRoute, timeout: float, checks: Checks)
         return _tls(sock, host, route.ca_bundle, checks)
     finally:
         sock.close()
+
+
+def _port(parts: SplitResult) -> int:
+    return parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def _connect(host: str, port: int, what: str, timeout: float, checks: Checks) -> Optional[socket.socket]:
